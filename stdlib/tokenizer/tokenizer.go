@@ -1,0 +1,21 @@
+// Package tokenizer turns text into token ids and back: Hugging Face
+// tokenizer.json BPE (SentencePiece-style and byte-level) and llama2.c's
+// tokenizer.bin.
+package tokenizer
+
+// Tokenizer is what models and evaluation need from any tokenizer.
+type Tokenizer interface {
+	// Encode tokenizes text without adding BOS/EOS (special-token strings in
+	// the text, such as "<|begin_of_text|>", map to their ids).
+	Encode(text string) []int
+	// Decode turns ids back into text (special tokens skipped when skipSpecial).
+	Decode(ids []int, skipSpecial bool) string
+	// Piece is the vocabulary string of one id (for display).
+	Piece(id int) string
+	VocabSize() int
+	// BOS and EOS are the ids of the beginning/end-of-sequence tokens, -1 if none.
+	BOS() int
+	EOS() int
+	// AddBOS says whether sequences start with BOS (tokenizer_config add_bos_token, or the family default).
+	AddBOS() bool
+}
