@@ -64,8 +64,8 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	if mf.model == "" || *dataFile == "" {
-		fmt.Fprintln(stderr, "esa eval: --model and --data-file are required")
+	if *dataFile == "" {
+		fmt.Fprintln(stderr, "esa eval: --data-file is required")
 		fs.Usage()
 		return 2
 	}

@@ -35,11 +35,6 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	if mf.model == "" {
-		fmt.Fprintln(stderr, "esa generate: --model is required")
-		fs.Usage()
-		return 2
-	}
 	if *n < 0 {
 		fmt.Fprintf(stderr, "esa generate: -n %d must not be negative\n", *n)
 		return 2

@@ -73,8 +73,8 @@ func runInfo(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	if (mf.model == "") == (*cfgPath == "") {
-		fmt.Fprintln(stderr, "esa info: give exactly one of --model or --config")
+	if mf.model != "" && *cfgPath != "" {
+		fmt.Fprintln(stderr, "esa info: give --model or --config, not both (neither: the built-in model)")
 		fs.Usage()
 		return 2
 	}

@@ -78,8 +78,16 @@ func TestInfoConfig(t *testing.T) {
 	}
 }
 
+// With no model named, info describes the built-in model.
+func TestInfoBuiltin(t *testing.T) {
+	code, out, stderr := runCmd(t, infoCmd, "--json")
+	if code != 0 || !strings.Contains(out, `"parameters": 443232`) {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
 func TestInfoUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"--model", "a", "--config", "b"}, {"--bogus"}, {"-m", "x", "stray"}} {
+	for _, args := range [][]string{{"--model", "a", "--config", "b"}, {"--bogus"}, {"-m", "x", "stray"}} {
 		if code, _, _ := runCmd(t, infoCmd, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}

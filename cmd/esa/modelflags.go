@@ -17,7 +17,7 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet, withDType bool) {
-	const help = "model: a Hugging Face folder, a llama2.c .bin, or a Hub id (org/name) in the local HF cache"
+	const help = "model: a Hugging Face folder, a llama2.c .bin, a Hub id (org/name) in the local HF cache, or builtin (the default)"
 	fs.StringVar(&f.model, "model", "", help)
 	fs.StringVar(&f.model, "m", "", "short for --model")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file (llama2.c tokenizer.bin or tokenizer.json) when it is not beside the model")

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"esa/stdlib/builtin"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -112,8 +113,13 @@ const (
 // an existing file (llama2.c .bin; a config.json or .safetensors file means its
 // folder), or otherwise a Hub id looked up in the local cache.
 func Resolve(path string) (kind, resolved string, err error) {
-	if path == "" {
-		return "", "", fmt.Errorf("no model given (a Hugging Face folder, a llama2.c .bin, or a Hub id org/name)")
+	if path == "" || path == builtin.Name {
+		// No model named: the built-in default model, so everything runs offline.
+		dir, err := builtin.Dir()
+		if err != nil {
+			return "", "", err
+		}
+		return KindHFDir, dir, nil
 	}
 	st, statErr := os.Stat(path)
 	switch {
