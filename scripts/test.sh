@@ -15,6 +15,9 @@ go vet ./...
 echo "== go test"
 go test -count=1 -timeout 30m ./...
 
+echo "== go test (pure-Go fallbacks of the SIMD kernels)"
+go test -count=1 -tags purego ./stdlib/blas/ ./stdlib/backend/
+
 if [ -x kernel/conformance/run.sh ]; then
   echo "== Jupyter conformance"
   kernel/conformance/run.sh
