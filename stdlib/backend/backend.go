@@ -22,17 +22,29 @@
 //     caller changes a tensor's bytes in place (ESA perturbations) it calls
 //     Invalidate(t), and the next use must see the new values. The CPU backends
 //     keep no copies: F32 storage is read in place, other dtypes are converted
-//     per matrix into reused scratch at use time.
+//     per matrix into reused scratch at use time. A weight may be a row view
+//     of another tensor (its Data a block of the other's bytes: Phi-3's q, k,
+//     v in the fused qkv_proj); the model invalidates each view with its
+//     parameter, so keying copies by *tensor.Tensor stays correct.
 //   - Embedding / EmbeddingBackward: row gather and scatter-add by token id.
 //   - MatMul (x·Wᵀ, W stored [out, in] as in PyTorch's nn.Linear) and
 //     MatMulBackward (dx = dy·W, dW += dyᵀ·x): the GEMMs, ~all of the FLOPs.
 //   - RMSNorm / RMSNormBackward (saving 1/rms per row for the backward).
-//   - Rope (both layouts; inverse=true rotates back, which is the backward).
-//   - Attention (causal, grouped-query, queries at the last tq of tk
-//     positions so one call serves training, prefill and one-token decode;
-//     it saves the probabilities when asked) and AttentionBackward.
+//   - Rope (both layouts, all or the first rotDim dims of each head;
+//     inverse=true rotates back, which is the backward).
+//   - Attention (causal, grouped-query, optionally within a sliding window,
+//     queries at the last tq of tk positions so one call serves training,
+//     prefill and one-token decode; it saves the probabilities when asked)
+//     and AttentionBackward.
 //   - SwiGLU / SwiGLUBackward, CrossEntropy (loss and its logit gradient in
 //     one pass over the vocabulary).
+//   - GPT-NeoX: LayerNorm / LayerNormBackward (with bias), AddBias /
+//     BiasBackward, GELU / GELUBackward (exact, erf), SplitQKV / MergeQKV
+//     (the per-head fused q/k/v layout).
+//   - Mixture of experts: GatherRows / ScatterAddRows (a token's row to and
+//     from an expert's batch, scaled by its routing weight) and RowDots (the
+//     routing weights' gradient). Routing itself (softmax and top-k over a
+//     few experts per token) runs on the host from downloaded router logits.
 //
 // Gradients of weights accumulate (+=) so that sequences can be processed one
 // at a time with bounded activation memory. The model hands a backend the
@@ -110,24 +122,28 @@ type Backend interface {
 	// to dw, given the forward's x and rstd.
 	RMSNormBackward(dx, dw, dout, x, rstd Buffer, w *tensor.Tensor, rows, dim int)
 
-	// Rope rotates x [rows, heads·headDim] in place; row r is at position
-	// pos0+r and uses cos/sin [positions, headDim/2] tables. Pairs are
-	// (i, i+headDim/2) (Hugging Face rotate_half), or with interleaved
-	// (2i, 2i+1) (llama2.c) — and then the rotated pairs are written in
-	// half-split order, so q and k always leave Rope in one layout.
-	// inverse is the backward: it rotates by the negative angle, reading
-	// half-split and, with interleaved, writing interleaved.
-	Rope(x, cos, sin Buffer, rows, heads, headDim, pos0 int, interleaved, inverse bool)
+	// Rope rotates the first rotDim dims of every head of x [rows,
+	// heads·headDim] in place (rotDim = headDim but for partial rotary, as in
+	// GPT-NeoX; the other dims pass through); row r is at position pos0+r and
+	// uses cos/sin [positions, rotDim/2] tables. Pairs are (i, i+rotDim/2)
+	// (Hugging Face rotate_half), or with interleaved (2i, 2i+1) (llama2.c) —
+	// and then the rotated pairs are written in half-split order, so q and k
+	// always leave Rope in one layout. inverse is the backward: it rotates by
+	// the negative angle, reading half-split and, with interleaved, writing
+	// interleaved.
+	Rope(x, cos, sin Buffer, rows, heads, headDim, rotDim, pos0 int, interleaved, inverse bool)
 
 	// Attention computes causal softmax(q·kᵀ/sqrt(headDim))·v with grouped
 	// query heads (heads/kvHeads query heads share one kv head). q is
 	// [tq, heads·headDim], k and v are [tk, kvHeads·headDim]; query row i is
-	// at position tk-tq+i. out is [tq, heads·headDim]. probs, when non-nil,
-	// receives the probabilities [heads, tq, tk] for the backward.
-	Attention(out, probs, q, k, v Buffer, tq, tk, heads, kvHeads, headDim int)
+	// at position p = tk-tq+i and sees keys j ≤ p, and with window > 0 only
+	// p−window < j ≤ p (Mistral's sliding window; 0 means none). out is
+	// [tq, heads·headDim]. probs, when non-nil, receives the probabilities
+	// [heads, tq, tk] for the backward, zero outside each row's keys.
+	Attention(out, probs, q, k, v Buffer, tq, tk, heads, kvHeads, headDim, window int)
 	// AttentionBackward sets dq, dk, dv (overwriting) from dout and the
-	// forward's q, k, v and probs, for tq = tk = t.
-	AttentionBackward(dq, dk, dv, dout, q, k, v, probs Buffer, t, heads, kvHeads, headDim int)
+	// forward's q, k, v and probs, for tq = tk = t and the forward's window.
+	AttentionBackward(dq, dk, dv, dout, q, k, v, probs Buffer, t, heads, kvHeads, headDim, window int)
 
 	// SwiGLU sets out = silu(gate) ⊙ up over n elements.
 	SwiGLU(out, gate, up Buffer, n int)
@@ -139,6 +155,36 @@ type Backend interface {
 	// dlogits to the gradient of that sum (rows with a negative target get 0).
 	// dlogits may be logits itself (the gradient overwrites the logits).
 	CrossEntropy(dlogits, logits Buffer, targets []int, rows, vocab int) float64
+
+	// LayerNorm sets out = (x − mean)·rstd ⊙ w + b per row of length dim
+	// (nn.LayerNorm: biased variance, rstd = 1/sqrt(var+eps)), storing mean
+	// and rstd [rows] for the backward.
+	LayerNorm(out, mean, rstd, x Buffer, w, b *tensor.Tensor, rows, dim int, eps float64)
+	// LayerNormBackward adds the input gradient to dx and the gain and bias
+	// gradients to dw and db, given the forward's x, mean and rstd.
+	LayerNormBackward(dx, dw, db, dout, x, mean, rstd Buffer, w *tensor.Tensor, rows, dim int)
+	// AddBias adds b [cols] to every row of y [rows, cols].
+	AddBias(y Buffer, b *tensor.Tensor, rows, cols int)
+	// BiasBackward adds the column sums of dy [rows, cols] to db [cols].
+	BiasBackward(db, dy Buffer, rows, cols int)
+	// GELU sets out = x·Φ(x) over n elements (exact, erf-based).
+	GELU(out, x Buffer, n int)
+	// GELUBackward sets dx (overwriting) = dout·(Φ(x) + x·φ(x)).
+	GELUBackward(dx, dout, x Buffer, n int)
+	// SplitQKV copies GPT-NeoX's fused projection output qkv [rows,
+	// heads·3·headDim] (per head: q, then k, then v) into q, k and v [rows,
+	// heads·headDim]. MergeQKV is its inverse (the backward), overwriting qkv.
+	SplitQKV(q, k, v, qkv Buffer, rows, heads, headDim int)
+	MergeQKV(qkv, q, k, v Buffer, rows, heads, headDim int)
+
+	// GatherRows sets row i of dst to scale[i]·(row rows[i] of src), rows of
+	// dim elements; a nil scale means 1.
+	GatherRows(dst, src Buffer, rows []int, scale []float64, dim int)
+	// ScatterAddRows adds scale[i]·(row i of src) to row rows[i] of dst; a
+	// nil scale means 1. Rows may repeat.
+	ScatterAddRows(dst, src Buffer, rows []int, scale []float64, dim int)
+	// RowDots sets out[i] = ⟨row rows[i] of a, row i of b⟩ on the host.
+	RowDots(out []float64, a, b Buffer, rows []int, dim int)
 }
 
 // Host64 is implemented by backends that exchange float64 with the host

@@ -7,9 +7,20 @@ import "math"
 // full square while keeping every product a GEMM.
 const attnBlock = 64
 
+// firstKey is the first key position that a query at position pos sees: 0,
+// or pos−window+1 under a sliding window.
+func firstKey(pos, window int) int {
+	if window <= 0 {
+		return 0
+	}
+	return max(0, pos-window+1)
+}
+
 // Attention runs one goroutine per query head; each head does its products
-// with the single-threaded GEMM.
-func (c *cpu[T]) Attention(out, probs, q, k, v Buffer, tq, tk, heads, kvHeads, headDim int) {
+// with the single-threaded GEMM. A block of query rows multiplies against
+// the keys from the first one its first row sees to the last one its last
+// row sees; entries outside a row's range are then set to zero.
+func (c *cpu[T]) Attention(out, probs, q, k, v Buffer, tq, tk, heads, kvHeads, headDim, window int) {
 	O, Q, K, V := c.s(out), c.s(q), c.s(k), c.s(v)
 	qs, ks := heads*headDim, kvHeads*headDim
 	grp := heads / kvHeads
@@ -28,16 +39,18 @@ func (c *cpu[T]) Attention(out, probs, q, k, v Buffer, tq, tk, heads, kvHeads, h
 		Ph := P[h*tq*tk : (h+1)*tq*tk]
 		for i0 := 0; i0 < tq; i0 += attnBlock {
 			i1 := min(i0+attnBlock, tq)
-			ncol := off + i1 // keys visible to the block's last row
-			gemm(false, false, true, i1-i0, ncol, headDim, scale,
-				Q[i0*qs+h*headDim:], qs, K[g*headDim:], ks, 0, Ph[i0*tk:], tk)
+			j0, j1 := firstKey(off+i0, window), off+i1 // keys the block sees
+			gemm(false, false, true, i1-i0, j1-j0, headDim, scale,
+				Q[i0*qs+h*headDim:], qs, K[j0*ks+g*headDim:], ks, 0, Ph[i0*tk+j0:], tk)
 			for i := i0; i < i1; i++ {
 				row := Ph[i*tk : (i+1)*tk]
-				softmax(row[:off+i+1])
-				clear(row[off+i+1:])
+				lo, hi := firstKey(off+i, window), off+i+1
+				softmax(row[lo:hi])
+				clear(row[:lo])
+				clear(row[hi:])
 			}
-			gemm(false, false, false, i1-i0, headDim, ncol, 1,
-				Ph[i0*tk:], tk, V[g*headDim:], ks, 0, O[i0*qs+h*headDim:], qs)
+			gemm(false, false, false, i1-i0, headDim, j1-j0, 1,
+				Ph[i0*tk+j0:], tk, V[j0*ks+g*headDim:], ks, 0, O[i0*qs+h*headDim:], qs)
 		}
 	})
 }
@@ -55,8 +68,9 @@ func softmax[T float](row []T) {
 //	dQ = scale·dS·K, dK_h = scale·dSᵀ·Q, dV_h = Pᵀ·dO,
 //
 // then dK and dV of a kv head are the sums over its query heads (done after
-// the parallel part, so heads never race on them).
-func (c *cpu[T]) AttentionBackward(dq, dk, dv, dout, q, k, v, probs Buffer, t, heads, kvHeads, headDim int) {
+// the parallel part, so heads never race on them). P is zero outside each
+// row's keys, so the window only narrows the products.
+func (c *cpu[T]) AttentionBackward(dq, dk, dv, dout, q, k, v, probs Buffer, t, heads, kvHeads, headDim, window int) {
 	dQ, dK, dV, dO := c.s(dq), c.s(dk), c.s(dv), c.s(dout)
 	Q, K, V, P := c.s(q), c.s(k), c.s(v), c.s(probs)
 	qs, ks := heads*headDim, kvHeads*headDim
@@ -76,22 +90,30 @@ func (c *cpu[T]) AttentionBackward(dq, dk, dv, dout, q, k, v, probs Buffer, t, h
 		dVh := dKV[(2*h+1)*t*headDim : (2*h+2)*t*headDim]
 		for i0 := 0; i0 < t; i0 += attnBlock {
 			i1 := min(i0+attnBlock, t)
-			gemm(false, false, true, i1-i0, i1, headDim, 1,
-				dO[i0*qs+h*headDim:], qs, V[g*headDim:], ks, 0, dSh[i0*t:], t)
+			j0 := firstKey(i0, window)
+			gemm(false, false, true, i1-i0, i1-j0, headDim, 1,
+				dO[i0*qs+h*headDim:], qs, V[j0*ks+g*headDim:], ks, 0, dSh[i0*t+j0:], t)
 			for i := i0; i < i1; i++ {
-				pr, dr := Ph[i*t:i*t+i+1], dSh[i*t:(i+1)*t]
-				rowSoftmaxBack(dr, pr, rowDot(pr, dr))
+				lo := firstKey(i, window)
+				pr, dr := Ph[i*t+lo:i*t+i+1], dSh[i*t:(i+1)*t]
+				rowSoftmaxBack(dr[lo:i+1], pr, rowDot(pr, dr[lo:i+1]))
+				clear(dr[:lo])
 				clear(dr[i+1:])
 			}
-			gemm(false, false, false, i1-i0, headDim, i1, scale,
-				dSh[i0*t:], t, K[g*headDim:], ks, 0, dQ[i0*qs+h*headDim:], qs)
+			gemm(false, false, false, i1-i0, headDim, i1-j0, scale,
+				dSh[i0*t+j0:], t, K[j0*ks+g*headDim:], ks, 0, dQ[i0*qs+h*headDim:], qs)
 		}
-		// Column blocks: key j receives from query rows i ≥ j only.
+		// Column blocks: key j receives from the query rows that see it,
+		// j ≤ i < j+window.
 		for j0 := 0; j0 < t; j0 += attnBlock {
 			j1 := min(j0+attnBlock, t)
-			gemm(false, true, false, j1-j0, headDim, t-j0, 1,
+			i1 := t
+			if window > 0 {
+				i1 = min(t, j1-1+window)
+			}
+			gemm(false, true, false, j1-j0, headDim, i1-j0, 1,
 				Ph[j0*t+j0:], t, dO[j0*qs+h*headDim:], qs, 0, dVh[j0*headDim:], headDim)
-			gemm(false, true, false, j1-j0, headDim, t-j0, scale,
+			gemm(false, true, false, j1-j0, headDim, i1-j0, scale,
 				dSh[j0*t+j0:], t, Q[j0*qs+h*headDim:], qs, 0, dKh[j0*headDim:], headDim)
 		}
 	})

@@ -62,23 +62,24 @@ func (c *cpu[T]) RMSNormBackward(dx, dw, dout, x, rstd Buffer, w *tensor.Tensor,
 	}
 }
 
-// Rope rotates each (a, b) pair of every head by its position's angle:
-// a' = a·cos − b·sin, b' = a·sin + b·cos (the sign of sin flips for inverse).
-// Interleaved input is rotated and written back in half-split order (and the
-// inverse reads half-split and writes interleaved), so attention always sees
-// one layout and a llama2.c checkpoint computes bit for bit what its Hugging
-// Face conversion computes.
-func (c *cpu[T]) Rope(x, cos, sin Buffer, rows, heads, headDim, pos0 int, interleaved, inverse bool) {
+// Rope rotates each (a, b) pair of the first rotDim dims of every head by
+// its position's angle: a' = a·cos − b·sin, b' = a·sin + b·cos (the sign of
+// sin flips for inverse); dims from rotDim on pass through. Interleaved input
+// is rotated and written back in half-split order (and the inverse reads
+// half-split and writes interleaved), so attention always sees one layout
+// and a llama2.c checkpoint computes bit for bit what its Hugging Face
+// conversion computes.
+func (c *cpu[T]) Rope(x, cos, sin Buffer, rows, heads, headDim, rotDim, pos0 int, interleaved, inverse bool) {
 	xs, cs, sn := c.s(x), c.s(cos), c.s(sin)
-	half := headDim / 2
+	half := rotDim / 2
 	width := heads * headDim
 	parallelFor(rows, max(1, 8192/width), func(lo, hi int) {
-		tmp := make([]T, headDim)
+		tmp := make([]T, rotDim)
 		for t := lo; t < hi; t++ {
 			p := (pos0 + t) * half
 			cr, sr := cs[p:p+half], sn[p:p+half]
 			for h := 0; h < heads; h++ {
-				v := xs[t*width+h*headDim : t*width+(h+1)*headDim]
+				v := xs[t*width+h*headDim : t*width+h*headDim+rotDim]
 				if !interleaved {
 					for i := 0; i < half; i++ {
 						co, si := cr[i], sr[i]

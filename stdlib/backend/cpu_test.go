@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -96,17 +97,22 @@ func toF32(v []float64) []float32 {
 	return o
 }
 
-// naiveAttention is causal grouped-query attention written out per element.
-func naiveAttention(q, k, v []float64, tq, tk, heads, kvHeads, hd int) []float64 {
+// naiveAttention is causal grouped-query attention written out per element;
+// with window > 0 query position p sees keys p−window < j ≤ p only.
+func naiveAttention(q, k, v []float64, tq, tk, heads, kvHeads, hd, window int) []float64 {
 	out := make([]float64, tq*heads*hd)
 	scale := 1 / math.Sqrt(float64(hd))
 	for h := 0; h < heads; h++ {
 		g := h / (heads / kvHeads)
 		for i := 0; i < tq; i++ {
 			n := tk - tq + i + 1
+			j0 := 0
+			if window > 0 {
+				j0 = max(0, n-window)
+			}
 			s := make([]float64, n)
 			mx := math.Inf(-1)
-			for j := 0; j < n; j++ {
+			for j := j0; j < n; j++ {
 				for d := 0; d < hd; d++ {
 					s[j] += q[i*heads*hd+h*hd+d] * k[j*kvHeads*hd+g*hd+d]
 				}
@@ -114,11 +120,11 @@ func naiveAttention(q, k, v []float64, tq, tk, heads, kvHeads, hd int) []float64
 				mx = math.Max(mx, s[j])
 			}
 			var z float64
-			for j := range s {
+			for j := j0; j < n; j++ {
 				s[j] = math.Exp(s[j] - mx)
 				z += s[j]
 			}
-			for j := range s {
+			for j := j0; j < n; j++ {
 				for d := 0; d < hd; d++ {
 					out[i*heads*hd+h*hd+d] += s[j] / z * v[j*kvHeads*hd+g*hd+d]
 				}
@@ -131,12 +137,12 @@ func naiveAttention(q, k, v []float64, tq, tk, heads, kvHeads, hd int) []float64
 func TestAttentionForward(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	heads, kvHeads, hd := 4, 2, 8
-	for _, sz := range [][2]int{{150, 150}, {1, 130}, {3, 70}} {
-		tq, tk := sz[0], sz[1]
+	for _, sz := range [][3]int{{150, 150, 0}, {1, 130, 0}, {3, 70, 0}, {150, 150, 37}, {150, 150, 64}, {1, 130, 5}, {3, 70, 100}} {
+		tq, tk, window := sz[0], sz[1], sz[2]
 		q := randSlice(rng, tq*heads*hd)
 		k := randSlice(rng, tk*kvHeads*hd)
 		v := randSlice(rng, tk*kvHeads*hd)
-		want := naiveAttention(q, k, v, tq, tk, heads, kvHeads, hd)
+		want := naiveAttention(q, k, v, tq, tk, heads, kvHeads, hd, window)
 		for _, be := range []Backend{CPU64(), CPU()} {
 			tol := 1e-12
 			if be.Name() == "cpu-f32" {
@@ -149,12 +155,12 @@ func TestAttentionForward(t *testing.T) {
 			if tq == tk {
 				probs = be.Alloc(heads * tq * tk)
 			}
-			be.Attention(out, probs, up(q), up(k), up(v), tq, tk, heads, kvHeads, hd)
+			be.Attention(out, probs, up(q), up(k), up(v), tq, tk, heads, kvHeads, hd, window)
 			got := make([]float64, len(want))
 			h.Download64(got, out)
 			for i := range want {
 				if math.Abs(got[i]-want[i]) > tol {
-					t.Fatalf("%s tq=%d tk=%d: out[%d] = %g, want %g", be.Name(), tq, tk, i, got[i], want[i])
+					t.Fatalf("%s tq=%d tk=%d window=%d: out[%d] = %g, want %g", be.Name(), tq, tk, window, i, got[i], want[i])
 				}
 			}
 		}
@@ -162,16 +168,23 @@ func TestAttentionForward(t *testing.T) {
 }
 
 // TestAttentionBackward checks dq, dk, dv against central differences of
-// Σ r⊙out in float64, over a sequence spanning several causal blocks.
+// Σ r⊙out in float64, over a sequence spanning several causal blocks, with
+// and without sliding windows (one shorter than a block, one longer).
 func TestAttentionBackward(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
+	for _, window := range []int{0, 23, 90} {
+		t.Run(fmt.Sprint("window=", window), func(t *testing.T) { attentionBackward(t, window) })
+	}
+}
+
+func attentionBackward(t *testing.T, window int) {
+	rng := rand.New(rand.NewPCG(5, uint64(6+window)))
 	T, heads, kvHeads, hd := 150, 4, 2, 8
 	q := randSlice(rng, T*heads*hd)
 	k := randSlice(rng, T*kvHeads*hd)
 	v := randSlice(rng, T*kvHeads*hd)
 	r := randSlice(rng, T*heads*hd)
 	f := func() float64 {
-		out := naiveAttention(q, k, v, T, T, heads, kvHeads, hd)
+		out := naiveAttention(q, k, v, T, T, heads, kvHeads, hd, window)
 		var s float64
 		for i := range out {
 			s += r[i] * out[i]
@@ -183,9 +196,9 @@ func TestAttentionBackward(t *testing.T) {
 	up := func(x []float64) Buffer { b := be.Alloc(len(x)); h.Upload64(b, x); return b }
 	qb, kb, vb := up(q), up(k), up(v)
 	out, probs := be.Alloc(len(q)), be.Alloc(heads*T*T)
-	be.Attention(out, probs, qb, kb, vb, T, T, heads, kvHeads, hd)
+	be.Attention(out, probs, qb, kb, vb, T, T, heads, kvHeads, hd, window)
 	dq, dk, dv := be.Alloc(len(q)), be.Alloc(len(k)), be.Alloc(len(v))
-	be.AttentionBackward(dq, dk, dv, up(r), qb, kb, vb, probs, T, heads, kvHeads, hd)
+	be.AttentionBackward(dq, dk, dv, up(r), qb, kb, vb, probs, T, heads, kvHeads, hd, window)
 
 	for _, x := range []struct {
 		name string
@@ -220,9 +233,9 @@ func TestAttentionBackward(t *testing.T) {
 	up32 := func(x []float64) Buffer { b := be32.Alloc(len(x)); h32.Upload64(b, x); return b }
 	q32, k32, v32 := up32(q), up32(k), up32(v)
 	out32, probs32 := be32.Alloc(len(q)), be32.Alloc(heads*T*T)
-	be32.Attention(out32, probs32, q32, k32, v32, T, T, heads, kvHeads, hd)
+	be32.Attention(out32, probs32, q32, k32, v32, T, T, heads, kvHeads, hd, window)
 	dq32, dk32, dv32 := be32.Alloc(len(q)), be32.Alloc(len(k)), be32.Alloc(len(v))
-	be32.AttentionBackward(dq32, dk32, dv32, up32(r), q32, k32, v32, probs32, T, heads, kvHeads, hd)
+	be32.AttentionBackward(dq32, dk32, dv32, up32(r), q32, k32, v32, probs32, T, heads, kvHeads, hd, window)
 	for _, p := range [][2]Buffer{{dq, dq32}, {dk, dk32}, {dv, dv32}} {
 		a, b := make([]float64, p[0].Len()), make([]float64, p[1].Len())
 		h.Download64(a, p[0])

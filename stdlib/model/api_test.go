@@ -117,7 +117,7 @@ func TestNewErrors(t *testing.T) {
 		edit func(*model.Config)
 		want []string
 	}{
-		{func(c *model.Config) { c.Architecture = "gpt9" }, []string{`"gpt9"`, "supported: llama"}},
+		{func(c *model.Config) { c.Architecture = "gpt9" }, []string{`"gpt9"`, "supported: gpt_neox, llama, mistral, mixtral, phi3"}},
 		{func(c *model.Config) { c.Heads = 0 }, []string{"num_attention_heads = 0"}},
 		{func(c *model.Config) { c.KVHeads = 3 }, []string{"num_key_value_heads = 3"}},
 		{func(c *model.Config) { c.NormEps = 0 }, []string{"rms_norm_eps"}},
@@ -282,26 +282,11 @@ func TestHooks(t *testing.T) {
 		}
 	}
 
-	matmul := func(x []float32, rows int, w *tensor.Tensor) []float32 {
-		W := w.Float32()
-		out, in := w.Shape[0], w.Shape[1]
-		y := make([]float32, rows*out)
-		for r := 0; r < rows; r++ {
-			for o := 0; o < out; o++ {
-				var s float64
-				for i := 0; i < in; i++ {
-					s += float64(x[r*in+i]) * float64(W[o*in+i])
-				}
-				y[r*out+o] = float32(s)
-			}
-		}
-		return y
-	}
 	last := evs[len(evs)-1]
 	if last.Layer != -1 || m.Params[last.Param].Name != "lm_head.weight" {
 		t.Fatalf("last event is %s of layer %d, want the head", m.Params[last.Param].Name, last.Layer)
 	}
-	if e := relErr(p.Logits, matmul(last.x, last.Rows, m.Params[last.Param])); e > 1e-5 {
+	if e := relErr(p.Logits, matmul(last.x, last.Rows, m.Params[last.Param], nil)); e > 1e-5 {
 		t.Errorf("head input × lm_head differs from the logits: %.3g", e)
 	}
 	for i, e := range evs {
@@ -312,7 +297,7 @@ func TestHooks(t *testing.T) {
 		if !strings.HasSuffix(m.Params[e.Param].Name, "mlp.down_proj.weight") || in.Param != e.Param || in.Site != model.SiteInput {
 			t.Fatalf("output event for %s not preceded by its input", m.Params[e.Param].Name)
 		}
-		if err := relErr(e.x, matmul(in.x, in.Rows, m.Params[e.Param])); err > 1e-5 {
+		if err := relErr(e.x, matmul(in.x, in.Rows, m.Params[e.Param], nil)); err > 1e-5 {
 			t.Errorf("layer %d down_proj output ≠ input × weight: %.3g", e.Layer, err)
 		}
 	}

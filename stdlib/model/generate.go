@@ -33,7 +33,7 @@ func (m *Model) Generate(ctx context.Context, prompt []int, n int, eos int) ([]i
 		kv.k = append(kv.k, be.Alloc(total*kvd))
 		kv.v = append(kv.v, be.Alloc(total*kvd))
 	}
-	ws := newWorkspace(be, c, len(prompt), false)
+	ws := newWorkspace(be, m, len(prompt), false)
 	row := make([]float32, c.Vocab)
 
 	var out []int
@@ -42,7 +42,7 @@ func (m *Model) Generate(ctx context.Context, prompt []int, n int, eos int) ([]i
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		m.forward(be, ws, rope, ids, pos, kv, nil, true)
+		m.fam.forward(m, be, ws, rope, ids, pos, kv, nil, true)
 		pos += len(ids)
 		logits, ok := backend.HostF32(ws.lgt)
 		if !ok {

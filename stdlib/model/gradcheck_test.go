@@ -12,15 +12,24 @@ import (
 	"esa/stdlib/tensor"
 )
 
-// paramKind strips the layer number: "model.layers.3.mlp.up_proj.weight" →
-// "mlp.up_proj.weight", so coordinates can be spread over every kind.
+var (
+	layerPrefix = regexp.MustCompile(`^.*\blayers\.\d+\.`)
+	expertIndex = regexp.MustCompile(`\bexperts\.\d+\.`)
+)
+
+// paramKind strips the layer and expert numbers:
+// "model.layers.3.mlp.up_proj.weight" → "mlp.up_proj.weight",
+// "model.layers.1.block_sparse_moe.experts.2.w1.weight" →
+// "block_sparse_moe.experts.*.w1.weight", so coordinates can be spread over
+// every kind.
 func paramKind(name string) string {
-	return regexp.MustCompile(`^model\.layers\.\d+\.`).ReplaceAllString(name, "")
+	return expertIndex.ReplaceAllString(layerPrefix.ReplaceAllString(name, ""), "experts.*.")
 }
 
 // gradCheck compares the float64 analytic gradient with finite differences
 // at perKind random coordinates of every parameter kind of m (which must
-// store F64, so that a step of h is represented exactly).
+// store F64, so that a step of h is represented exactly); at least minTotal
+// coordinates must be checked.
 //
 // Two objectives are checked, alternating by coordinate: the summed
 // next-token NLL (LossAndGrad64) and Σ r⊙logits for a fixed random r
@@ -34,7 +43,7 @@ func paramKind(name string) string {
 // gradient is (nearly) zero; floor = 1e-3 × the largest gradient magnitude
 // of the objective (relative error is meaningless for a gradient of 1e-12
 // that is zero up to rounding).
-func gradCheck(t *testing.T, m *model.Model, ids []int, perKind int, seed uint64) {
+func gradCheck(t *testing.T, m *model.Model, ids []int, perKind, minTotal int, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 99))
 	V := m.Config.Vocab
@@ -104,6 +113,9 @@ func gradCheck(t *testing.T, m *model.Model, ids []int, perKind int, seed uint64
 	}
 	sort.Strings(names)
 	embed := m.ParamIndex("model.embed_tokens.weight")
+	if embed < 0 {
+		embed = m.ParamIndex("gpt_neox.embed_in.weight")
+	}
 
 	const h = 1e-3
 	checked, worst := 0, 0.0
@@ -139,8 +151,8 @@ func gradCheck(t *testing.T, m *model.Model, ids []int, perKind int, seed uint64
 		}
 	}
 	t.Logf("%d coordinates over %d parameter kinds, worst relative error %.3g", checked, len(names), worst)
-	if checked < 200 {
-		t.Fatal(fmt.Sprintf("only %d coordinates checked", checked))
+	if checked < minTotal {
+		t.Fatal(fmt.Sprintf("only %d coordinates checked, want %d", checked, minTotal))
 	}
 }
 
@@ -152,5 +164,18 @@ func TestGradCheckRandom(t *testing.T) {
 	cfg.Layers = 2
 	cfg.TiedEmbeds = false
 	m := randomModel(t, cfg, tensor.F64, 1)
-	gradCheck(t, m, randomIDs(12, cfg.Vocab, 3), 17, 5)
+	gradCheck(t, m, randomIDs(12, cfg.Vocab, 3), 17, 200, 5)
+}
+
+// TestGradCheckBiases: attention_bias and mlp_bias give every Llama
+// projection a bias (as some Llama-architecture checkpoints have).
+func TestGradCheckBiases(t *testing.T) {
+	cfg := storiesConfig()
+	cfg.Layers = 1
+	cfg.AttentionBias, cfg.MLPBias = true, true
+	m := randomModel(t, cfg, tensor.F64, 2)
+	if m.Param("model.layers.0.self_attn.o_proj.bias") == nil || m.Param("model.layers.0.mlp.down_proj.bias") == nil {
+		t.Fatal("biases were not bound")
+	}
+	gradCheck(t, m, randomIDs(10, cfg.Vocab, 4), 3, 50, 6)
 }

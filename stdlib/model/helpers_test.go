@@ -1,8 +1,10 @@
 package model_test
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -123,4 +125,55 @@ func crossEntropy64(logits []float64, V int, targets []int) float64 {
 		s += mx + math.Log(se) - z[tgt]
 	}
 	return s
+}
+
+// matmul is x [rows, in] · wᵀ (+ b), in float64.
+func matmul(x []float32, rows int, w, b *tensor.Tensor) []float32 {
+	out, in := w.Shape[0], w.Shape[1]
+	y := make([]float32, rows*out)
+	for r := 0; r < rows; r++ {
+		for o := 0; o < out; o++ {
+			var s float64
+			for i := 0; i < in; i++ {
+				s += float64(x[r*in+i]) * w.At(o*in+i)
+			}
+			if b != nil {
+				s += b.At(o)
+			}
+			y[r*out+o] = float32(s)
+		}
+	}
+	return y
+}
+
+// generateMatchesForward generates n tokens after prompt and checks that
+// the KV-cache path picked, at every step, the argmax of a full forward over
+// the same prefix.
+func generateMatchesForward(t *testing.T, m *model.Model, prompt []int, n int) {
+	t.Helper()
+	out, err := m.Generate(context.Background(), prompt, n, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != n {
+		t.Fatalf("generated %d tokens, want %d", len(out), n)
+	}
+	p, err := m.Forward(append(slices.Clone(prompt), out...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Release()
+	V := m.Config.Vocab
+	for i, tok := range out {
+		row := p.Logits[(len(prompt)-1+i)*V : (len(prompt)+i)*V]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		if best != tok {
+			t.Fatalf("step %d: Generate chose %d, full forward's argmax is %d", i, tok, best)
+		}
+	}
 }

@@ -14,32 +14,30 @@ import (
 
 // Model is a validated set of parameters of one family, ready to run.
 //
-// Params are in model order with tied tensors once; they are read in their
-// stored dtype at every use, so an in-place change of a tensor's bytes is what
-// the next pass computes with (call Invalidate afterwards for backends that
-// cache converted copies). A Model may run passes from several goroutines;
-// each pass takes its own workspace.
+// Params are in model order (ParamSpecs) with tied tensors once; they are
+// read in their stored dtype at every use, so an in-place change of a
+// tensor's bytes is what the next pass computes with (call Invalidate
+// afterwards for backends that cache converted copies). A Model may run
+// passes from several goroutines; each pass takes its own workspace.
 type Model struct {
 	Config Config
 	Params []*tensor.Tensor
 	// Tokenizer is set by the loader; nil when the model came without one.
 	Tokenizer tokenizer.Tokenizer
 
+	fam    *family
 	index  map[string]int
-	embed  int // also the head when embeddings are tied
-	norm   int
-	head   int
-	layers []layerParams
-	inv    []float64 // rotary inverse frequencies
+	embed  int    // index of the embedding in Params
+	final  norm   // the norm before the head
+	head   linear // lm_head / embed_out, or the embedding when tied
+	layers []layer
+	views  map[int][]*tensor.Tensor // fused parameter → row views the layers compute with
+	rot    int                      // rotary dims per head
+	inv    []float64                // rotary inverse frequencies
 
 	mu  sync.Mutex
 	e32 *engine // float32 CPU unless SetBackend chose another
 	e64 *engine // float64 reference, created on first use
-}
-
-// layerParams are the indices into Params of one decoder layer's weights.
-type layerParams struct {
-	q, k, v, o, gate, up, down, norm1, norm2 int
 }
 
 // engine is one backend with the per-backend state the model keeps: the
@@ -51,19 +49,21 @@ type engine struct {
 }
 
 // New validates tensors against cfg's family and builds the model. Every
-// expected tensor must be present exactly once with the expected shape; each
-// problem is reported with the tensor's name. With tied embeddings an
-// lm_head.weight is accepted only if it equals the embedding (some
-// checkpoints store both) and is then dropped.
+// tensor ParamSpecs lists must be present exactly once with the listed
+// shape; each problem is reported with the tensor's name. With tied
+// embeddings a stored head (lm_head.weight, embed_out.weight) is accepted
+// only if it equals the embedding (some checkpoints store both) and is then
+// dropped.
 func New(cfg Config, tensors []*tensor.Tensor) (*Model, error) {
 	c, err := normalize(cfg)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := specs(c)
+	sp, err := ParamSpecs(c)
 	if err != nil {
 		return nil, err
 	}
+	fam := families[c.Architecture]
 	byName := make(map[string]*tensor.Tensor, len(tensors))
 	var errs []string
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
@@ -83,11 +83,11 @@ func New(cfg Config, tensors []*tensor.Tensor) (*Model, error) {
 		t := byName[s.Name]
 		delete(byName, s.Name)
 		if t == nil {
-			bad("missing tensor %q (expected shape %v: %s)", s.Name, s.Shape, s.why)
+			bad("missing tensor %q (expected shape %v)", s.Name, s.Shape)
 			continue
 		}
 		if !slices.Equal(t.Shape, s.Shape) {
-			bad("tensor %q has shape %v, config expects %v (%s)", s.Name, t.Shape, s.Shape, s.why)
+			bad("tensor %q has shape %v, config expects %v (%s)", s.Name, t.Shape, s.Shape, dims(c))
 			continue
 		}
 		switch t.DType {
@@ -102,10 +102,10 @@ func New(cfg Config, tensors []*tensor.Tensor) (*Model, error) {
 		}
 		params = append(params, t)
 	}
-	if lm := byName["lm_head.weight"]; lm != nil && c.TiedEmbeds {
-		delete(byName, "lm_head.weight")
-		if emb := findParam(params, "model.embed_tokens.weight"); emb != nil && !sameValues(lm, emb) {
-			bad(`tensor "lm_head.weight" differs from the embedding but tie_word_embeddings is true`)
+	if lm := byName[fam.head]; lm != nil && c.TiedEmbeds {
+		delete(byName, fam.head)
+		if emb := findParam(params, fam.embed); emb != nil && !sameValues(lm, emb) {
+			bad("tensor %q differs from the embedding but tie_word_embeddings is true", fam.head)
 		}
 	}
 	var extra []string
@@ -120,28 +120,32 @@ func New(cfg Config, tensors []*tensor.Tensor) (*Model, error) {
 		return nil, errors.New("model: " + strings.Join(errs, "; "))
 	}
 	inv, _ := invFreq(c) // normalize checked it
-	m := &Model{Config: c, Params: params, index: make(map[string]int, len(params)), inv: inv}
+	m := &Model{Config: c, Params: params, fam: fam, index: make(map[string]int, len(params)),
+		views: map[int][]*tensor.Tensor{}, rot: rotaryDim(c), inv: inv}
 	for i, t := range params {
 		m.index[t.Name] = i
 	}
-	m.embed = m.index["model.embed_tokens.weight"]
-	m.norm = m.index["model.norm.weight"]
-	m.head = m.embed
+	m.embed = m.param(fam.embed)
+	m.final = m.norm(fam.norm)
+	m.head = linear{w: params[m.embed], param: m.embed, bias: -1}
 	if !c.TiedEmbeds {
-		m.head = m.index["lm_head.weight"]
+		m.head = m.linear(strings.TrimSuffix(fam.head, ".weight"))
 	}
 	for l := 0; l < c.Layers; l++ {
-		p := fmt.Sprintf("model.layers.%d.", l)
-		m.layers = append(m.layers, layerParams{
-			q: m.index[p+"self_attn.q_proj.weight"], k: m.index[p+"self_attn.k_proj.weight"],
-			v: m.index[p+"self_attn.v_proj.weight"], o: m.index[p+"self_attn.o_proj.weight"],
-			gate: m.index[p+"mlp.gate_proj.weight"], up: m.index[p+"mlp.up_proj.weight"],
-			down: m.index[p+"mlp.down_proj.weight"], norm1: m.index[p+"input_layernorm.weight"],
-			norm2: m.index[p+"post_attention_layernorm.weight"],
-		})
+		m.layers = append(m.layers, fam.bind(m, fmt.Sprintf(fam.layer, l)))
 	}
 	m.e32 = &engine{be: backend.CPU()}
 	return m, nil
+}
+
+// dims names the config values parameter shapes come from, for errors.
+func dims(c Config) string {
+	s := fmt.Sprintf("hidden_size = %d, intermediate_size = %d, num_attention_heads = %d, num_key_value_heads = %d, head_dim = %d, vocab_size = %d, tie_word_embeddings = %v",
+		c.Dim, c.Hidden, c.Heads, c.KVHeads, c.HeadDim, c.Vocab, c.TiedEmbeds)
+	if c.NumExperts > 0 {
+		s += fmt.Sprintf(", num_local_experts = %d", c.NumExperts)
+	}
+	return s
 }
 
 func findParam(ts []*tensor.Tensor, name string) *tensor.Tensor {
@@ -195,15 +199,40 @@ func (m *Model) SetBackend(be backend.Backend) {
 
 // Invalidate tells the backends that the parameter at index i changed in
 // place. CPU backends read weights at use and need no notice; backends that
-// keep converted copies drop them.
+// keep converted copies drop them — of the parameter and of the row views
+// that Phi-3's layers compute with (q, k, v of qkv_proj; gate, up of
+// gate_up_proj).
 func (m *Model) Invalidate(i int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range []*engine{m.e32, m.e64} {
-		if e != nil {
-			e.be.Invalidate(m.Params[i])
+		if e == nil {
+			continue
+		}
+		e.be.Invalidate(m.Params[i])
+		for _, v := range m.views[i] {
+			e.be.Invalidate(v)
 		}
 	}
+}
+
+// DownProjs returns the indices in Params of the weights whose outputs make
+// up layer l's MLP output (the site of super-weight spikes):
+// mlp.down_proj (Llama, Mistral, Phi-3), mlp.dense_4h_to_h (GPT-NeoX), or
+// every expert's w2 (Mixtral). Hooks report their inputs and outputs.
+func (m *Model) DownProjs(l int) []int {
+	if l < 0 || l >= len(m.layers) {
+		return nil
+	}
+	lp := &m.layers[l]
+	if lp.experts == nil {
+		return []int{lp.down.param}
+	}
+	out := make([]int, len(lp.experts))
+	for e, ex := range lp.experts {
+		out[e] = ex.w2.param
+	}
+	return out
 }
 
 // Grads holds float32 gradients aligned with Model.Params; passes add into it.

@@ -9,8 +9,9 @@ import (
 
 // ForwardOptions tune one forward pass; a nil *ForwardOptions means none.
 type ForwardOptions struct {
-	// Hook, when set, sees the inputs of every linear layer and the output
-	// of mlp.down_proj (see HookEvent). Nothing is copied without a hook.
+	// Hook, when set, sees the inputs of every linear layer and the outputs
+	// of the down projections (see HookEvent). Nothing is copied without a
+	// hook.
 	Hook Hook
 	// KeepActivations keeps every layer's activations so that Backward can
 	// run; without it one layer's worth of memory is reused across layers.
@@ -56,7 +57,7 @@ func (m *Model) start(e *engine, ids []int, opt *ForwardOptions) (run, error) {
 	r := run{m: m, e: e, ids: append([]int(nil), ids...), keep: o.KeepActivations}
 	r.rope = m.ropeFor(e, T)
 	r.ws = m.take(e, T, o.KeepActivations)
-	m.forward(e.be, r.ws, r.rope, r.ids, 0, nil, o.Hook, false)
+	m.fam.forward(m, e.be, r.ws, r.rope, r.ids, 0, nil, o.Hook, false)
 	return r, nil
 }
 
@@ -137,7 +138,7 @@ func (p *Pass) Backward(dlogits []float32, g *Grads) error {
 	for i, v := range g.G {
 		gb[i] = be.FromHost(v)
 	}
-	m.backward(be, p.r.ws, p.r.rope, p.r.ids, be.FromHost(dlogits), gb)
+	m.fam.backward(m, be, p.r.ws, p.r.rope, p.r.ids, be.FromHost(dlogits), gb)
 	for i, v := range g.G {
 		be.Download(v, gb[i])
 	}
@@ -162,7 +163,7 @@ func (p *Pass64) Backward(dlogits []float64, g *Grads64) error {
 	}
 	dl := be.Alloc(len(dlogits))
 	h.Upload64(dl, dlogits)
-	m.backward(be, p.r.ws, p.r.rope, p.r.ids, dl, gb)
+	m.fam.backward(m, be, p.r.ws, p.r.rope, p.r.ids, dl, gb)
 	for i, v := range g.G {
 		h.Download64(v, gb[i])
 	}
@@ -201,7 +202,7 @@ func (m *Model) LossAndGrad(ids []int, g *Grads) (sumNLL float64, n int, err err
 	for i, v := range g.G {
 		gb[i] = be.FromHost(v)
 	}
-	m.backward(be, r.ws, r.rope, r.ids, r.ws.lgt, gb)
+	m.fam.backward(m, be, r.ws, r.rope, r.ids, r.ws.lgt, gb)
 	for i, v := range g.G {
 		be.Download(v, gb[i])
 	}

@@ -13,12 +13,14 @@ import (
 // ropeTypes are the rope_scaling types the frequencies below implement.
 var ropeTypes = []string{"default", "linear", "llama3"}
 
-// invFreq returns the rotary inverse frequencies θ^(−2i/d), i < d/2, with
-// rope_scaling applied as Hugging Face's modeling_rope_utils does. Computed
+// invFreq returns the rotary inverse frequencies θ^(−2i/d), i < d/2, over
+// the d = rotaryDim rotated dims of a head (GPT-NeoX's partial rotary
+// included), with rope_scaling applied as Hugging Face's modeling_rope_utils
+// does. Computed
 // in float64 (HF computes them in float32; the difference is below float32
 // rounding of the angles for the positions tested).
 func invFreq(c Config) ([]float64, error) {
-	d := c.HeadDim
+	d := rotaryDim(c)
 	f := make([]float64, d/2)
 	for i := range f {
 		f[i] = 1 / math.Pow(c.RopeTheta, float64(2*i)/float64(d))
@@ -96,7 +98,7 @@ func invFreq(c Config) ([]float64, error) {
 }
 
 // ropeTable holds cos and sin of position·invFreq for positions [0, n) on
-// one backend, [n, headDim/2] each.
+// one backend, [n, rotaryDim/2] each.
 type ropeTable struct {
 	n        int
 	cos, sin backend.Buffer

@@ -6,43 +6,61 @@ import (
 	"esa/stdlib/backend"
 )
 
-// acts are one decoder layer's activations that the backward needs.
+// acts are one decoder layer's activations that the backward needs. Which
+// are allocated depends on the family.
 type acts struct {
-	rstd1, xn1 backend.Buffer // input_layernorm: 1/rms per row, normed input (q/k/v input)
-	q, k, v    backend.Buffer // after RoPE for q and k
-	probs      backend.Buffer // attention probabilities [heads, T, T] (kept passes only)
-	att        backend.Buffer // attention output = o_proj input
-	xmid       backend.Buffer // residual after attention
-	rstd2, xn2 backend.Buffer // post_attention_layernorm
-	gate, up   backend.Buffer // gate_proj and up_proj outputs
-	h          backend.Buffer // silu(gate)·up = down_proj input
+	mean1, rstd1, xn1 backend.Buffer // first norm: mean (LayerNorm only), 1/rms or 1/std, output (q/k/v input)
+	q, k, v           backend.Buffer // after RoPE for q and k
+	probs             backend.Buffer // attention probabilities [heads, T, T] (kept passes only)
+	att               backend.Buffer // attention output = o_proj input
+	xmid              backend.Buffer // residual after attention (GPT-NeoX: sequential residual only)
+	mean2, rstd2, xn2 backend.Buffer // second norm
+	gate, up, h       backend.Buffer // MLP: gate and up outputs, down input (GPT-NeoX: up = pre-GELU)
+	moe               *moeActs       // Mixtral: routing and the experts' inputs and outputs
 }
 
 // workspace is all the memory one pass uses, sized for up to rows tokens.
 // A kept workspace holds every layer's activations (for the backward); an
 // inference one reuses a single set across layers. Workspaces are reused
-// across passes, so activation memory is bounded by one sequence.
+// across passes, so activation memory is bounded by one sequence. Buffers
+// may be longer than a pass needs: ops read the first rows·cols elements,
+// and copies and adds of the residual stream slice their source to T rows.
 type workspace struct {
-	rows int
-	keep bool
-	res  []backend.Buffer // residual stream entering each layer (+ final); 2 rotating when !keep
-	acts []acts           // per layer when keep, one shared set otherwise
-	mlp  backend.Buffer   // down_proj output (before the residual add)
-	rstf backend.Buffer   // final norm 1/rms
-	xnf  backend.Buffer   // final normed hidden state = head input
-	lgt  backend.Buffer   // logits [rows, vocab]
-	bw   *bwScratch
-	hook []float32 // host copy for hooks on backends without host views
+	rows             int
+	keep             bool
+	res              []backend.Buffer // residual stream entering each layer (+ final); 2 rotating when !keep
+	acts             []acts           // per layer when keep, one shared set otherwise
+	qkv              backend.Buffer   // GPT-NeoX fused projection output [rows, 3·dim]
+	attn             backend.Buffer   // GPT-NeoX attention branch output
+	mlp              backend.Buffer   // down-projection output (before the residual add)
+	meanf, rstf, xnf backend.Buffer   // final norm: mean (LayerNorm), 1/rms or 1/std, output = head input
+	lgt              backend.Buffer   // logits [rows, vocab]
+	bw               *bwScratch
+	hook             []float32 // host copy for hooks on backends without host views
 }
 
 // bwScratch is the backward's gradient scratch, allocated on first use.
 type bwScratch struct {
 	dres, dxn, dh, dgate, dup, datt, dq, dk, dv backend.Buffer
+	dqkv, dpar                                  backend.Buffer // GPT-NeoX: fused q/k/v gradient, parallel MLP input gradient
+	dz, dex, dey                                backend.Buffer // Mixtral: router logits, experts' input and output gradients
 }
 
-func newWorkspace(be backend.Backend, c Config, rows int, keep bool) *workspace {
+// mlpRows is how many rows the MLP buffers need for T tokens: T, or for a
+// mixture of experts T·k (each token runs through k experts).
+func mlpRows(c Config, T int) int {
+	if c.NumExperts > 0 {
+		return T * c.ExpertsPerToken
+	}
+	return T
+}
+
+func newWorkspace(be backend.Backend, m *Model, rows int, keep bool) *workspace {
+	c := m.Config
 	D, F, V := c.Dim, c.Hidden, c.Vocab
 	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	neox := c.Architecture == "gpt_neox"
+	R := mlpRows(c, rows)
 	ws := &workspace{rows: rows, keep: keep}
 	nRes, nActs := 2, 1
 	if keep {
@@ -55,14 +73,28 @@ func newWorkspace(be backend.Backend, c Config, rows int, keep bool) *workspace 
 		a := acts{
 			rstd1: be.Alloc(rows), xn1: be.Alloc(rows * D),
 			q: be.Alloc(rows * qd), k: be.Alloc(rows * kvd), v: be.Alloc(rows * kvd),
-			att: be.Alloc(rows * qd), xmid: be.Alloc(rows * D),
+			att:   be.Alloc(rows * qd),
 			rstd2: be.Alloc(rows), xn2: be.Alloc(rows * D),
-			gate: be.Alloc(rows * F), up: be.Alloc(rows * F), h: be.Alloc(rows * F),
+			up: be.Alloc(R * F), h: be.Alloc(R * F),
 		}
 		if keep {
 			a.probs = be.Alloc(c.Heads * rows * rows)
 		}
+		if !neox || !c.ParallelResidual {
+			a.xmid = be.Alloc(rows * D)
+		}
+		if neox {
+			a.mean1, a.mean2 = be.Alloc(rows), be.Alloc(rows)
+		} else {
+			a.gate = be.Alloc(R * F)
+		}
+		if c.NumExperts > 0 {
+			a.moe = newMoEActs(be, c, rows)
+		}
 		ws.acts = append(ws.acts, a)
+	}
+	if neox {
+		ws.qkv, ws.attn, ws.meanf = be.Alloc(rows*3*D), be.Alloc(rows*D), be.Alloc(rows)
 	}
 	ws.mlp = be.Alloc(rows * D)
 	ws.rstf = be.Alloc(rows)
@@ -90,13 +122,20 @@ func (ws *workspace) final(layers int) backend.Buffer {
 func (ws *workspace) scratch(be backend.Backend, c Config) *bwScratch {
 	if ws.bw == nil {
 		T := ws.rows
-		D, F := c.Dim, c.Hidden
+		D, F, R := c.Dim, c.Hidden, mlpRows(c, T)
 		qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-		ws.bw = &bwScratch{
+		s := &bwScratch{
 			dres: be.Alloc(T * D), dxn: be.Alloc(T * D),
-			dh: be.Alloc(T * F), dgate: be.Alloc(T * F), dup: be.Alloc(T * F),
+			dh: be.Alloc(R * F), dgate: be.Alloc(R * F), dup: be.Alloc(R * F),
 			datt: be.Alloc(T * qd), dq: be.Alloc(T * qd), dk: be.Alloc(T * kvd), dv: be.Alloc(T * kvd),
 		}
+		if c.Architecture == "gpt_neox" {
+			s.dqkv, s.dpar = be.Alloc(T*3*D), be.Alloc(T*D)
+		}
+		if c.NumExperts > 0 {
+			s.dz, s.dex, s.dey = be.Alloc(T*c.NumExperts), be.Alloc(R*D), be.Alloc(R*D)
+		}
+		ws.bw = s
 	}
 	return ws.bw
 }
@@ -111,7 +150,7 @@ func (m *Model) take(e *engine, rows int, keep bool) *workspace {
 			return ws
 		}
 	}
-	return newWorkspace(e.be, m.Config, rows, keep)
+	return newWorkspace(e.be, m, rows, keep)
 }
 
 // give hands a workspace back for the next pass. The engine keeps one per

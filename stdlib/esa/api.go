@@ -1,0 +1,111 @@
+package esa
+
+import (
+	"context"
+	"errors"
+
+	"esa/stdlib/checkpoint"
+	"esa/stdlib/esa/perturb"
+	"esa/stdlib/esa/rank"
+	"esa/stdlib/esa/sensitivity"
+	"esa/stdlib/eval"
+	"esa/stdlib/model"
+	"esa/stdlib/progress"
+)
+
+// The step-by-step API for notebooks: the same calls Run makes, one phase
+// at a time.
+
+// Load opens a checkpoint (Hugging Face folder, llama2.c .bin, or Hub id in
+// the local cache) with its tokenizer; dtype "" keeps the stored dtype,
+// otherwise every tensor is converted (bf16, fp16, fp32).
+func Load(path string, dtype DType) (*model.Model, error) {
+	return checkpoint.Load(path, checkpoint.Options{DType: string(dtype)})
+}
+
+// Evaluate is perplexity and token accuracy of m on texts truncated at
+// maxLength tokens, with `batch` texts evaluated concurrently.
+func Evaluate(ctx context.Context, m *model.Model, texts []string, maxLength, batch int, rep progress.Reporter) (eval.Result, error) {
+	if m == nil || m.Tokenizer == nil {
+		return eval.Result{}, errors.New("esa: Evaluate needs a model with a tokenizer")
+	}
+	var keep []string
+	for _, t := range texts {
+		if len(eval.Encode(m.Tokenizer, t)) >= 2 {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == 0 {
+		return eval.Result{}, errors.New("esa: no text has two tokens to predict from")
+	}
+	r, err := evaluateParallel(ctx, m, keep, maxLength, batch, rep, "evaluate")
+	r.NSkipped += len(texts) - len(keep)
+	return r, err
+}
+
+// SensitivityOptions are the scoring options of Sensitivity.
+type SensitivityOptions struct {
+	MaxLength      int    // tokens per text (0: 128)
+	Batch          int    // sequences in flight (0: 1)
+	Probes         int    // hutchinson_diag (0: 10)
+	FisherSamples  int    // hessian_diag (0: 1)
+	Seed           uint64 // probes and sampled labels
+	IncludeVectors bool   // also score rank-1 tensors
+}
+
+// Sensitivity scores every weight of m by metric over the calibration texts.
+// The scores serve SelectTop/SelectBottom and their per-tensor statistics.
+func Sensitivity(ctx context.Context, m *model.Model, texts []string, metric Metric, opt SensitivityOptions, rep progress.Reporter) (*sensitivity.Scores, error) {
+	if m == nil || m.Tokenizer == nil {
+		return nil, errors.New("esa: Sensitivity needs a model with a tokenizer")
+	}
+	L := opt.MaxLength
+	if L <= 0 {
+		L = 128
+	}
+	seqs, _ := sensitivity.Encode(m.Tokenizer, texts, L, m.Config.MaxSeqLen)
+	return sensitivity.Compute(ctx, m, seqs, sensitivity.Options{Metric: metric, Workers: opt.Batch, Probes: opt.Probes,
+		FisherSamples: opt.FisherSamples, Seed: opt.Seed, IncludeVectors: opt.IncludeVectors}, rep)
+}
+
+// SelectTop selects the k highest scores per tensor (per_layer) or overall (global).
+func SelectTop(ctx context.Context, s *sensitivity.Scores, k int, mode Mode) (*rank.Set, error) {
+	top, _, err := rank.Select(ctx, s.Source(), rank.Options{K: k, Global: mode == Global, Top: true})
+	return top, err
+}
+
+// SelectBottom selects the k lowest scores, same mode and count rules as SelectTop.
+func SelectBottom(ctx context.Context, s *sensitivity.Scores, k int, mode Mode) (*rank.Set, error) {
+	_, bottom, err := rank.Select(ctx, s.Source(), rank.Options{K: k, Global: mode == Global, Bottom: true})
+	return bottom, err
+}
+
+// SelectRandom draws the random control of SelectTop's size and mode from seed, with
+// the weights' scores filled in.
+func SelectRandom(s *sensitivity.Scores, k int, mode Mode, seed uint64) (*rank.Set, error) {
+	set := rank.Random(s.Tensors, k, mode == Global, seed)
+	return set, rank.FillScores(set, s.Source())
+}
+
+// PerturbEvaluate applies spec to the weights of set (selected from s),
+// evaluates m on texts, and restores the weights bit for bit (checked by
+// checksum) whatever happens.
+func PerturbEvaluate(ctx context.Context, m *model.Model, s *sensitivity.Scores, set *rank.Set, spec perturb.Spec, texts []string, maxLength, batch int, rep progress.Reporter) (eval.Result, perturb.Result, error) {
+	x := &experiment{m: m, src: s}
+	targets, params := x.targets(set)
+	invalidate := func() {
+		for _, p := range params {
+			m.Invalidate(p)
+		}
+	}
+	var r eval.Result
+	pr, err := perturb.With(ctx, targets, spec, func(ctx context.Context) error {
+		invalidate()
+		defer invalidate()
+		var err error
+		r, err = Evaluate(ctx, m, texts, maxLength, batch, rep)
+		return err
+	})
+	invalidate()
+	return r, pr, err
+}
