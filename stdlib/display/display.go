@@ -232,3 +232,10 @@ func (d *Display) Show(v any) { d.emit(BundleOf(v)) }
 
 // Bundle shows or replaces with a MIME bundle.
 func (d *Display) Bundle(b map[string]any) { d.emit(b) }
+
+// Hosted reports whether a host (kernel, notebook runner) installed a sink.
+func Hosted() bool {
+	sinkMu.RLock()
+	defer sinkMu.RUnlock()
+	return sink != nil
+}

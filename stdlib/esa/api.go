@@ -3,6 +3,10 @@ package esa
 import (
 	"context"
 	"errors"
+	"os"
+	"sync"
+
+	"esa/stdlib/display"
 
 	"esa/stdlib/checkpoint"
 	"esa/stdlib/esa/perturb"
@@ -14,7 +18,41 @@ import (
 )
 
 // The step-by-step API for notebooks: the same calls Run makes, one phase
-// at a time.
+// at a time. Progress goes to the reporter set with SetProgress, or by
+// default to a display.Progress bar (updating in place in Jupyter and
+// `esa run`, on stderr in a terminal). No call takes a Reporter argument:
+// yaegi cannot pass a nil interface to compiled code.
+
+var (
+	progressMu  sync.Mutex
+	progressSet progress.Reporter
+)
+
+// SetProgress sets where the step-by-step calls report progress (nil: the
+// default display bar).
+func SetProgress(r progress.Reporter) {
+	progressMu.Lock()
+	progressSet = r
+	progressMu.Unlock()
+}
+
+func reporter() progress.Reporter {
+	progressMu.Lock()
+	r := progressSet
+	progressMu.Unlock()
+	if r != nil {
+		return r
+	}
+	if display.Hosted() || stderrIsTerminal() {
+		return display.NewProgress()
+	}
+	return progress.Nop{}
+}
+
+func stderrIsTerminal() bool {
+	st, err := os.Stderr.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
 
 // Load opens a checkpoint (Hugging Face folder, llama2.c .bin, or Hub id in
 // the local cache) with its tokenizer; dtype "" keeps the stored dtype,
@@ -25,7 +63,7 @@ func Load(path string, dtype DType) (*model.Model, error) {
 
 // Evaluate is perplexity and token accuracy of m on texts truncated at
 // maxLength tokens, with `batch` texts evaluated concurrently.
-func Evaluate(ctx context.Context, m *model.Model, texts []string, maxLength, batch int, rep progress.Reporter) (eval.Result, error) {
+func Evaluate(ctx context.Context, m *model.Model, texts []string, maxLength, batch int) (eval.Result, error) {
 	if m == nil || m.Tokenizer == nil {
 		return eval.Result{}, errors.New("esa: Evaluate needs a model with a tokenizer")
 	}
@@ -38,7 +76,7 @@ func Evaluate(ctx context.Context, m *model.Model, texts []string, maxLength, ba
 	if len(keep) == 0 {
 		return eval.Result{}, errors.New("esa: no text has two tokens to predict from")
 	}
-	r, err := evaluateParallel(ctx, m, keep, maxLength, batch, rep, "evaluate")
+	r, err := evaluateParallel(ctx, m, keep, maxLength, batch, reporter(), "evaluate")
 	r.NSkipped += len(texts) - len(keep)
 	return r, err
 }
@@ -55,7 +93,7 @@ type SensitivityOptions struct {
 
 // Sensitivity scores every weight of m by metric over the calibration texts.
 // The scores serve SelectTop/SelectBottom and their per-tensor statistics.
-func Sensitivity(ctx context.Context, m *model.Model, texts []string, metric Metric, opt SensitivityOptions, rep progress.Reporter) (*sensitivity.Scores, error) {
+func Sensitivity(ctx context.Context, m *model.Model, texts []string, metric Metric, opt SensitivityOptions) (*sensitivity.Scores, error) {
 	if m == nil || m.Tokenizer == nil {
 		return nil, errors.New("esa: Sensitivity needs a model with a tokenizer")
 	}
@@ -65,7 +103,7 @@ func Sensitivity(ctx context.Context, m *model.Model, texts []string, metric Met
 	}
 	seqs, _ := sensitivity.Encode(m.Tokenizer, texts, L, m.Config.MaxSeqLen)
 	return sensitivity.Compute(ctx, m, seqs, sensitivity.Options{Metric: metric, Workers: opt.Batch, Probes: opt.Probes,
-		FisherSamples: opt.FisherSamples, Seed: opt.Seed, IncludeVectors: opt.IncludeVectors}, rep)
+		FisherSamples: opt.FisherSamples, Seed: opt.Seed, IncludeVectors: opt.IncludeVectors}, reporter())
 }
 
 // SelectTop selects the k highest scores per tensor (per_layer) or overall (global).
@@ -90,7 +128,7 @@ func SelectRandom(s *sensitivity.Scores, k int, mode Mode, seed uint64) (*rank.S
 // PerturbEvaluate applies spec to the weights of set (selected from s),
 // evaluates m on texts, and restores the weights bit for bit (checked by
 // checksum) whatever happens.
-func PerturbEvaluate(ctx context.Context, m *model.Model, s *sensitivity.Scores, set *rank.Set, spec perturb.Spec, texts []string, maxLength, batch int, rep progress.Reporter) (eval.Result, perturb.Result, error) {
+func PerturbEvaluate(ctx context.Context, m *model.Model, s *sensitivity.Scores, set *rank.Set, spec perturb.Spec, texts []string, maxLength, batch int) (eval.Result, perturb.Result, error) {
 	x := &experiment{m: m, src: s}
 	targets, params := x.targets(set)
 	invalidate := func() {
@@ -103,7 +141,7 @@ func PerturbEvaluate(ctx context.Context, m *model.Model, s *sensitivity.Scores,
 		invalidate()
 		defer invalidate()
 		var err error
-		r, err = Evaluate(ctx, m, texts, maxLength, batch, rep)
+		r, err = Evaluate(ctx, m, texts, maxLength, batch)
 		return err
 	})
 	invalidate()

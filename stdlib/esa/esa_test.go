@@ -252,11 +252,11 @@ func TestStepByStepAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	texts := smoke.Smoke()[:3]
-	base, err := Evaluate(context.Background(), m, texts, c.MaxLength, 2, nil)
+	base, err := Evaluate(context.Background(), m, texts, c.MaxLength, 2)
 	if err != nil || math.Abs(base.Perplexity-r.Baseline.Perplexity) > 1e-9 {
 		t.Fatalf("Evaluate %v vs Run %v (%v)", base.Perplexity, r.Baseline.Perplexity, err)
 	}
-	s, err := Sensitivity(context.Background(), m, texts, GradXWeight, SensitivityOptions{MaxLength: c.MaxLength, Batch: 2}, nil)
+	s, err := Sensitivity(context.Background(), m, texts, GradXWeight, SensitivityOptions{MaxLength: c.MaxLength, Batch: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestStepByStepAPI(t *testing.T) {
 		t.Fatalf("SelectRandom: %v", err)
 	}
 	spec, _ := c.PerturbSpec(0)
-	pr, res, err := PerturbEvaluate(context.Background(), m, s, top, spec, texts, c.MaxLength, 2, nil)
+	pr, res, err := PerturbEvaluate(context.Background(), m, s, top, spec, texts, c.MaxLength, 2)
 	if err != nil || res.Selected != top.Len() {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestStepByStepAPI(t *testing.T) {
 	if math.Abs(pr.Perplexity-want.PPL) > 1e-9 {
 		t.Errorf("PerturbEvaluate PPL %v, Run %v", pr.Perplexity, want.PPL)
 	}
-	after, _ := Evaluate(context.Background(), m, texts, c.MaxLength, 2, nil)
+	after, _ := Evaluate(context.Background(), m, texts, c.MaxLength, 2)
 	if after.Perplexity != base.Perplexity {
 		t.Errorf("model not restored: PPL %v then %v", base.Perplexity, after.Perplexity)
 	}

@@ -20,11 +20,13 @@ func init() {
 		"Format":         reflect.ValueOf(display.Format),
 		"HTML":           reflect.ValueOf(display.HTML),
 		"HTMLBundle":     reflect.ValueOf(display.HTMLBundle),
+		"Hosted":         reflect.ValueOf(display.Hosted),
 		"JSON":           reflect.ValueOf(display.JSON),
 		"JSONBundle":     reflect.ValueOf(display.JSONBundle),
 		"Markdown":       reflect.ValueOf(display.Markdown),
 		"MarkdownBundle": reflect.ValueOf(display.MarkdownBundle),
 		"New":            reflect.ValueOf(display.New),
+		"NewProgress":    reflect.ValueOf(display.NewProgress),
 		"PNG":            reflect.ValueOf(display.PNG),
 		"PNGBundle":      reflect.ValueOf(display.PNGBundle),
 		"SVG":            reflect.ValueOf(display.SVG),
@@ -39,6 +41,7 @@ func init() {
 		"Display":     reflect.ValueOf((*display.Display)(nil)),
 		"MIMEBundler": reflect.ValueOf((*display.MIMEBundler)(nil)),
 		"Output":      reflect.ValueOf((*display.Output)(nil)),
+		"Progress":    reflect.ValueOf((*display.Progress)(nil)),
 
 		// interface wrapper definitions
 		"_MIMEBundler": reflect.ValueOf((*_esa_stdlib_display_MIMEBundler)(nil)),

@@ -4,7 +4,7 @@
 // line below and to Short, then run `go generate ./stdlib/symbols/`.
 package symbols
 
-//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -name symbols esa/stdlib/display
+//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -name symbols esa/stdlib/display esa/stdlib/esa esa/stdlib/plot
 
 import (
 	"reflect"
@@ -19,6 +19,8 @@ var Symbols = map[string]map[string]reflect.Value{}
 // This is the one place that lists the notebook-facing packages.
 var Short = map[string]string{
 	"display": "esa/stdlib/display",
+	"esa":     "esa/stdlib/esa",
+	"plot":    "esa/stdlib/plot",
 }
 
 // Exports returns the tables keyed both by full and by short import path,
