@@ -10,12 +10,10 @@
 #   go vet -tags cuda ./gpu/... ./cmd/esa/
 #
 # cuda.h comes from Debian bookworm's non-free nvidia-cuda-dev 11.8 (the
-# header gorgonia.org/cu v0.9.6 is written against). That .deb is 774 MB, but
-# cuda.h is near the start of its data archive: streaming it through tar with
-# --occurrence=1 reads a few MB and stops (about 10 s), and the result is
-# checked against the pinned SHA-256 below. If streaming fails (no curl, a new
-# package revision) the script falls back to `apt-get download` of the whole
-# .deb, which apt verifies (about 20 s at 45 MB/s, measured 2026-11-27).
+# header gorgonia.org/cu v0.9.6 is written against), fetched with apt-get
+# download (774 MB, about 20 s at 45 MB/s measured 2026-11-27; apt verifies
+# it) from the mirror the machine already uses; cuda.h is checked against the
+# pinned SHA-256 below.
 #
 # The stub library exports every cu* function that cuda.h declares, as an
 # empty function, with SONAME libcuda.so.1. A binary linked against it records
@@ -50,30 +48,20 @@ had_list=0
 [ -f "$list" ] && had_list=1
 if ! apt-cache policy "$pkg" 2>/dev/null | grep -q "Candidate: [0-9]"; then
   . /etc/os-release
-  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-    "${VERSION_CODENAME:-bookworm}" "${VERSION_CODENAME:-bookworm}" | $sudo tee "$list" >/dev/null
+  # The same Debian mirror the machine already uses, with the non-free component.
+  mirror=$(apt-cache policy | awk -v c="${VERSION_CODENAME:-bookworm}/main" '$3 == c {print $2}' | grep -v security | head -n1)
+  [ -n "$mirror" ] || { echo "install-cuda-headers: no Debian mirror found in the apt sources" >&2; exit 1; }
+  printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$mirror" "${VERSION_CODENAME:-bookworm}" "${VERSION_CODENAME:-bookworm}" | $sudo tee "$list" >/dev/null
   $sudo apt-get update -qq -o Dir::Etc::sourcelist="$list" -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0
 fi
 
-got=0
 cd "$tmp"
-uri=$(apt-get download --print-uris "$pkg=$ver" 2>/dev/null | awk '{print $1}' | tr -d "'" | head -n1 || true)
-if [ -n "$uri" ] && command -v curl >/dev/null; then
-  # tar stops after cuda.h; curl and dpkg-deb then die of SIGPIPE, which is fine.
-  (curl -sSfL "$uri" 2>/dev/null | dpkg-deb --fsys-tarfile /dev/stdin 2>/dev/null |
-     tar -x --occurrence=1 ./usr/include/cuda.h) || true
-  if [ -f usr/include/cuda.h ] && echo "$sha  usr/include/cuda.h" | sha256sum -c --status; then
-    got=1
-  else
-    rm -f usr/include/cuda.h
-  fi
-fi
-if [ $got = 0 ]; then
-  echo "install-cuda-headers: streaming failed; downloading the whole $pkg .deb (774 MB)"
-  apt-get download "$pkg" >/dev/null
-  dpkg-deb --fsys-tarfile "$pkg"_*.deb | tar -x --occurrence=1 ./usr/include/cuda.h || true
-  [ -f usr/include/cuda.h ] || { echo "install-cuda-headers: cuda.h not found in $pkg" >&2; exit 1; }
-fi
+apt-get download "$pkg=$ver" >/dev/null
+dpkg-deb --fsys-tarfile "$pkg"_*.deb 2>/dev/null | tar -x --occurrence=1 ./usr/include/cuda.h || true
+[ -f usr/include/cuda.h ] || { echo "install-cuda-headers: cuda.h not found in $pkg" >&2; exit 1; }
+echo "$sha  usr/include/cuda.h" | sha256sum -c --status || { echo "install-cuda-headers: cuda.h does not match the pinned SHA-256" >&2; exit 1; }
+rm -f "$pkg"_*.deb
 [ $had_list = 1 ] || $sudo rm -f "$list"
 
 mkdir -p stub

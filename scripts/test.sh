@@ -12,6 +12,20 @@ if [ -n "$bad" ]; then echo "gofmt needed: $bad"; exit 1; fi
 echo "== go vet"
 go vet ./...
 
+echo "== generated yaegi symbol tables are fresh"
+go generate ./stdlib/symbols/
+if ! git diff --quiet -- stdlib/symbols; then
+  git diff --stat -- stdlib/symbols
+  echo "stale: run 'go generate ./stdlib/symbols/' and commit"; exit 1
+fi
+
+if [ -f /opt/esa-cuda/include/cuda.h ]; then
+  echo "== go vet -tags cuda (GPU backend, without a GPU)"
+  CGO_CFLAGS=-I/opt/esa-cuda/include CGO_LDFLAGS=-L/opt/esa-cuda/lib go vet -tags cuda ./...
+else
+  echo "== skipping the cuda vet: scripts/install-cuda-headers.sh was not run"
+fi
+
 echo "== go test"
 go test -count=1 -timeout 30m ./...
 
