@@ -63,7 +63,8 @@ type Report struct {
 	Candidates   []Candidate `json:"candidates"`
 }
 
-// Detect runs one forward pass of ids with hooks on every mlp.down_proj and
+// Detect runs one forward pass of ids with hooks on every MLP output
+// projection (mlp.down_proj; dense_4h_to_h in GPT-NeoX; expert w2 in Mixtral) and
 // flags the layers whose largest |output| is at least threshold times the
 // median over layers of that quantity. Each flagged layer names the
 // candidate [output row, input column] of its down_proj; when none is
@@ -76,32 +77,47 @@ func Detect(ctx context.Context, m *model.Model, ids []int, threshold float64) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// The weights whose output is each layer's MLP output: mlp.down_proj
+	// (Llama family), mlp.dense_4h_to_h (GPT-NeoX), every expert's w2 (Mixtral).
 	down := map[int]int{} // param index → layer
 	for l := 0; l < m.Config.Layers; l++ {
-		name := fmt.Sprintf("model.layers.%d.mlp.down_proj.weight", l)
-		if i := m.ParamIndex(name); i >= 0 {
+		for _, i := range m.DownProjs(l) {
 			down[i] = l
 		}
 	}
 	if len(down) == 0 {
-		return nil, errors.New("superweight: the model has no mlp.down_proj weights")
+		return nil, errors.New("superweight: the model has no MLP output projections")
 	}
 	layers := make([]Layer, m.Config.Layers)
-	seen := make([]int, m.Config.Layers)
+	var seenIn, seenOut = make([]bool, m.Config.Layers), make([]bool, m.Config.Layers)
 	for l := range layers {
-		layers[l] = Layer{Layer: l, Param: fmt.Sprintf("model.layers.%d.mlp.down_proj.weight", l)}
+		if ps := m.DownProjs(l); len(ps) > 0 {
+			layers[l] = Layer{Layer: l, Param: m.Params[ps[0]].Name}
+		}
 	}
+	// With experts a layer reports one event per expert that got tokens; the
+	// layer's maximum is over all of them, and the candidate is in the expert
+	// whose output held it.
 	hook := func(e model.HookEvent) {
 		l, ok := down[e.Param]
 		if !ok {
 			return
 		}
-		seen[l]++
 		v, pos, col := maxAbs(e.X, e.Cols)
+		if e.Tokens != nil {
+			pos = e.Tokens[pos]
+		}
+		L := &layers[l]
 		if e.Site == model.SiteInput {
-			layers[l].MaxInput, layers[l].InputPos, layers[l].InputCol = v, pos, col
+			if !seenIn[l] || math.Abs(v) > math.Abs(L.MaxInput) {
+				L.MaxInput, L.InputPos, L.InputCol = v, pos, col
+			}
+			seenIn[l] = true
 		} else {
-			layers[l].MaxOutput, layers[l].OutputPos, layers[l].OutputRow = v, pos, col
+			if !seenOut[l] || math.Abs(v) > math.Abs(L.MaxOutput) {
+				L.MaxOutput, L.OutputPos, L.OutputRow, L.Param = v, pos, col, m.Params[e.Param].Name
+			}
+			seenOut[l] = true
 		}
 	}
 	p, err := m.Forward(ids, &model.ForwardOptions{Hook: hook})
@@ -109,9 +125,9 @@ func Detect(ctx context.Context, m *model.Model, ids []int, threshold float64) (
 		return nil, err
 	}
 	p.Release()
-	for l, n := range seen {
-		if n != 2 {
-			return nil, fmt.Errorf("superweight: layer %d down_proj reported %d of 2 hook events (input and output)", l, n)
+	for l := range layers {
+		if !seenIn[l] || !seenOut[l] {
+			return nil, fmt.Errorf("superweight: layer %d reported no MLP output-projection input or output (hook events missing)", l)
 		}
 	}
 	medIn, medOut := medianAbs(layers, true), medianAbs(layers, false)

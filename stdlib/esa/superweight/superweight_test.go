@@ -4,8 +4,10 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
+	"esa/stdlib/checkpoint"
 	"esa/stdlib/esa/perturb"
 	"esa/stdlib/model"
 	"esa/stdlib/tensor"
@@ -126,5 +128,33 @@ func TestDetectNoSpike(t *testing.T) {
 	}
 	if _, err := Detect(context.Background(), m, []int{1, 2}, 1); err == nil {
 		t.Error("threshold 1 accepted")
+	}
+}
+
+// Every family names its MLP output projection differently (down_proj,
+// dense_4h_to_h, per-expert w2); the detector must find them all and name a
+// candidate inside a real tensor.
+func TestDetectEveryFamily(t *testing.T) {
+	for _, fam := range []string{"llama3", "mistral", "phi3", "mixtral", "gpt_neox"} {
+		m, err := checkpoint.Load(filepath.Join("..", "..", "model", "testdata", "tiny", fam), checkpoint.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", fam, err)
+		}
+		ids := make([]int, 24)
+		for i := range ids {
+			ids[i] = (7*i + 3) % m.Config.Vocab
+		}
+		r, err := Detect(context.Background(), m, ids, 10)
+		if err != nil {
+			t.Fatalf("%s: %v", fam, err)
+		}
+		if len(r.Layers) != m.Config.Layers || len(r.Candidates) == 0 {
+			t.Fatalf("%s: %d layers, %d candidates", fam, len(r.Layers), len(r.Candidates))
+		}
+		c := r.Candidates[0]
+		w := m.Param(c.Param)
+		if w == nil || c.Row >= w.Rows() || c.Col >= w.Cols() || w.At(c.Flat) != c.Weight {
+			t.Fatalf("%s: candidate %+v does not point into a weight", fam, c)
+		}
 	}
 }
