@@ -66,6 +66,22 @@ func runNotebook(args []string) int {
 		fmt.Fprintln(os.Stderr, "esa run:", err)
 		return 1
 	}
+	// Cells run in the notebook's folder, as Jupyter runs them, so relative
+	// paths in a notebook mean the same under `esa run` and in Jupyter.
+	// Output paths given on the command line stay relative to where esa ran.
+	for _, p := range []*string{out, htmlOut} {
+		if *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
+	if dir := filepath.Dir(nbPath); dir != "." {
+		if err := os.Chdir(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "esa run:", err)
+			return 1
+		}
+	}
 	ctx, stop := interruptible()
 	defer stop()
 	runErr := notebook.Run(ctx, nb, []interp.Exports{symbols.Exports()}, nil)
