@@ -91,7 +91,11 @@ inject() {
 import re, sys, json, nbformat
 src, dst, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
 nb = nbformat.read(src, as_version=4)
-def lit(v):
+def lit(name, v, declared):
+    # A parameter declared as a string literal stays a string ("0" for
+    # seeds := "0,1"); otherwise numbers and booleans are Go literals.
+    if declared.get(name, '').startswith(('"', '`')):
+        return json.dumps(v)
     if re.fullmatch(r'[+-]?(0[xX][0-9a-fA-F_]+|0[oO]?[0-7_]*|0[bB][01_]+|[1-9][0-9_]*|0)', v) or v in ('true', 'false'):
         return v
     try:
@@ -103,7 +107,8 @@ if pairs:
     at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == 'code' and 'parameters' in c.metadata.get('tags', [])), None)
     if at is None:
         sys.exit(f'{src}: no cell tagged "parameters" to override')
-    lines = ['// Parameters injected by scripts/run-notebooks.sh'] + [f'{k} = {lit(v)}' for k, v in sorted(p.split('=', 1) for p in pairs)]
+    declared = dict(re.findall(r'(?m)^\s*(\w+)\s*:=\s*(\S.*)$', nb.cells[at - 1].source))
+    lines = ['// Parameters injected by scripts/run-notebooks.sh'] + [f'{k} = {lit(k, v, declared)}' for k, v in sorted(p.split('=', 1) for p in pairs)]
     cell = nbformat.v4.new_code_cell('\n'.join(lines) + '\n', metadata={'tags': ['injected-parameters']})
     nb.cells.insert(at, cell)
 nbformat.write(nb, dst)
@@ -177,7 +182,7 @@ for name in "${notebooks[@]}"; do
     inject "$repo/notebooks/$name" "$work/nbconvert/in-$name"
     t0=$(date +%s%N)
     if jupyter-nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=esa \
-        --ExecutePreprocessor.timeout=3600 --output-dir "$work/nbconvert" --output "$name" \
+        --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False --output-dir "$work/nbconvert" --output "$name" \
         "$work/nbconvert/in-$name" 2> "$work/nbconvert/$name.log"; then
       el=$(secs_since "$t0")
       if check "$work/nbconvert/$name" "nbconvert"; then
