@@ -36,3 +36,8 @@ if [ -x kernel/conformance/run.sh ]; then
   echo "== Jupyter conformance"
   kernel/conformance/run.sh
 fi
+
+echo "== notebooks under esa run and jupyter nbconvert"
+scripts/run-notebooks.sh --out "${ESA_ARTIFACTS:-/tmp/esa-artifacts}/notebooks"
+
+echo "== all checks passed"
