@@ -3,7 +3,9 @@ package kernel
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 )
 
 // ConnectionInfo is a Jupyter connection file.
@@ -51,5 +53,5 @@ func (c ConnectionInfo) addr(port int) string {
 	if c.Transport == "ipc" {
 		return fmt.Sprintf("ipc://%s-%d", c.IP, port)
 	}
-	return fmt.Sprintf("tcp://%s:%d", c.IP, port)
+	return boundScheme + "://" + net.JoinHostPort(c.IP, strconv.Itoa(port))
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-zeromq/zmq4"
@@ -113,14 +114,25 @@ func (k *Kernel) execute(sock zmq4.Socket, m *wire.Message) bool {
 		k.count++
 	}
 	n := k.count
+	intr := make(chan struct{})
+	k.curMu.Lock()
+	k.current, k.allowIn = m, req.AllowStdin
+	k.intr, k.intrOnce = intr, new(sync.Once)
+	k.curMu.Unlock()
+	defer func() {
+		k.curMu.Lock()
+		k.intr, k.intrOnce = nil, nil
+		k.curMu.Unlock()
+	}()
 	if !req.Silent {
 		k.publish(m, "execute_input", map[string]any{"code": req.Code, "execution_count": n})
 	}
-	k.curMu.Lock()
-	k.current, k.allowIn = m, req.AllowStdin
-	k.curMu.Unlock()
 
-	rep, err := k.engine().Exec(req.Code)
+	var rep engine.Reply
+	eng, err := k.engine()
+	if err == nil {
+		rep, err = eng.Exec(req.Code, intr)
+	}
 	var cellErr *session.Error
 	switch {
 	case err != nil:
@@ -130,7 +142,7 @@ func (k *Kernel) execute(sock zmq4.Socket, m *wire.Message) bool {
 			"EngineDied: the execution engine stopped: " + err.Error(),
 			"A fresh interpreter was started: values, functions and imports of earlier cells are gone.",
 		}}
-		if engine.IsDied(err) || k.engine().Err() != nil {
+		if engine.IsDied(err) || eng == nil || eng.Err() != nil {
 			if rerr := k.restartEngine(); rerr != nil {
 				cellErr.Traceback = append(cellErr.Traceback, "restart failed: "+rerr.Error())
 			}
@@ -181,9 +193,14 @@ func (k *Kernel) execute(sock zmq4.Socket, m *wire.Message) bool {
 // userExpressions evaluates the frontend's user_expressions after the cell.
 func (k *Kernel) userExpressions(exprs map[string]any) map[string]any {
 	out := map[string]any{}
+	eng, eerr := k.engine()
 	for name, x := range exprs {
 		code, _ := x.(string)
-		rep, err := k.engine().Exec(code)
+		if eerr != nil {
+			out[name] = errorContent("EngineDied", eerr.Error(), 0)
+			continue
+		}
+		rep, err := eng.Exec(code, nil)
 		switch {
 		case err != nil:
 			out[name] = errorContent("EngineDied", err.Error(), 0)
@@ -227,7 +244,11 @@ func (k *Kernel) complete(sock zmq4.Socket, m *wire.Message) {
 	}
 	_ = json.Unmarshal(m.Content, &c)
 	cur := cursorBytes(c.Code, c.Cursor)
-	rep, err := k.engine().Complete(c.Code, cur)
+	eng, err := k.engine()
+	var rep engine.Reply
+	if err == nil {
+		rep, err = eng.Complete(c.Code, cur)
+	}
 	if err != nil {
 		k.reply(sock, m, "complete_reply", errorContent("EngineDied", err.Error(), 0))
 		return
@@ -248,7 +269,11 @@ func (k *Kernel) inspect(sock zmq4.Socket, m *wire.Message) {
 		Cursor int    `json:"cursor_pos"`
 	}
 	_ = json.Unmarshal(m.Content, &c)
-	rep, err := k.engine().Inspect(c.Code, cursorBytes(c.Code, c.Cursor))
+	eng, err := k.engine()
+	var rep engine.Reply
+	if err == nil {
+		rep, err = eng.Inspect(c.Code, cursorBytes(c.Code, c.Cursor))
+	}
 	if err != nil {
 		k.reply(sock, m, "inspect_reply", errorContent("EngineDied", err.Error(), 0))
 		return

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,6 +36,9 @@ type Config struct {
 	Log *log.Logger
 	// Version is the implementation version reported in kernel_info.
 	Version string
+	// InterruptGrace is how long compiled code may ignore an interrupt
+	// before the engine is replaced (0: engine.DefaultGrace).
+	InterruptGrace time.Duration
 }
 
 // Kernel is a running kernel.
@@ -48,19 +52,29 @@ type Kernel struct {
 
 	pubMu sync.Mutex
 
-	engMu sync.Mutex
-	eng   *engine.Engine
+	engMu    sync.Mutex
+	eng      *engine.Engine
+	engErr   error
+	engReady chan struct{} // closed once the first engine started (or failed to)
+
+	subscribed atomic.Bool // an iopub subscriber has been seen
 
 	// current is the request whose cell is running; stream output from the
 	// engine is published with it as parent.
 	curMu   sync.Mutex
 	current *wire.Message
 	allowIn bool
+	// intr is closed to interrupt the running execute request; set before
+	// its execute_input is published, so that an interrupt sent as soon as
+	// the frontend sees the cell start is never lost.
+	intr     chan struct{}
+	intrOnce *sync.Once
 
 	count   int
 	history []histEntry
 
-	stdinMu sync.Mutex
+	stdinMu      sync.Mutex  // one input_request at a time
+	stdinReplies chan string // values of input_reply messages
 
 	quit     chan struct{}
 	quitOnce sync.Once
@@ -81,11 +95,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	k := &Kernel{cfg: cfg, signer: signer, session: wire.NewID(), log: cfg.Log, quit: make(chan struct{})}
+	k := &Kernel{cfg: cfg, signer: signer, session: wire.NewID(), log: cfg.Log, quit: make(chan struct{}),
+		engReady: make(chan struct{}), stdinReplies: make(chan string, 1)}
 
-	// Start the engine while the sockets come up.
-	engErr := make(chan error, 1)
-	go func() { engErr <- k.startEngine() }()
+	// The engine child starts while the sockets come up, and requests that
+	// do not need it (kernel_info, is_complete, history, heartbeat) are
+	// served before it is ready: start→ready does not wait for it.
+	go func() {
+		k.engErr = k.startEngine()
+		close(k.engReady)
+	}()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -108,10 +127,8 @@ func Run(ctx context.Context, cfg Config) error {
 			s.Close()
 		}
 	}()
-	if err := <-engErr; err != nil {
-		return fmt.Errorf("start engine: %w", err)
-	}
 	defer func() {
+		<-k.engReady
 		k.engMu.Lock()
 		if k.eng != nil {
 			k.eng.Close()
@@ -134,6 +151,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	go k.heartbeat()
+	go k.readStdin()
 	go k.serve(k.control, true)
 	go k.serve(k.shell, false)
 	k.publishStatus(nil, "starting")
@@ -154,7 +172,7 @@ func (k *Kernel) startEngine() error {
 		Display: func(o display.Output) { k.publishDisplay(k.parent(), o) },
 		Input:   k.input,
 	}
-	e, err := engine.Start(k.cfg.EngineArgv, h)
+	e, err := engine.Start(engine.Config{Argv: k.cfg.EngineArgv, Handlers: h, Grace: k.cfg.InterruptGrace})
 	if err != nil {
 		return err
 	}
@@ -164,10 +182,15 @@ func (k *Kernel) startEngine() error {
 	return nil
 }
 
-func (k *Kernel) engine() *engine.Engine {
+// engine returns the running engine, waiting for the first one to start.
+func (k *Kernel) engine() (*engine.Engine, error) {
+	<-k.engReady
 	k.engMu.Lock()
 	defer k.engMu.Unlock()
-	return k.eng
+	if k.eng == nil {
+		return nil, fmt.Errorf("the execution engine could not start: %v", k.engErr)
+	}
+	return k.eng, nil
 }
 
 // restartEngine replaces a dead or stuck engine.
@@ -188,9 +211,13 @@ func (k *Kernel) parent() *wire.Message {
 	return k.current
 }
 
+// interrupt stops the running execute request, if any.
 func (k *Kernel) interrupt() {
-	if e := k.engine(); e != nil {
-		_ = e.Interrupt()
+	k.curMu.Lock()
+	ch, once := k.intr, k.intrOnce
+	k.curMu.Unlock()
+	if ch != nil {
+		once.Do(func() { close(ch) })
 	}
 }
 
@@ -283,7 +310,9 @@ func (k *Kernel) send(sock zmq4.Socket, ids [][]byte, parent *wire.Message, msgT
 		md, _ = json.Marshal(metadata)
 	}
 	frames := wire.Encode(ids, h, ph, md, c, nil, k.signer)
-	if err := sock.Send(zmq4.NewMsgFrom(frames...)); err != nil {
+	// SendMulti writes all frames with one writev where zmq4 supports it
+	// (PUB); Send would write each frame's header and body separately.
+	if err := sock.SendMulti(zmq4.NewMsgFrom(frames...)); err != nil {
 		k.log.Printf("send %s: %v", msgType, err)
 	}
 }
@@ -293,6 +322,7 @@ func (k *Kernel) reply(sock zmq4.Socket, req *wire.Message, msgType string, cont
 }
 
 func (k *Kernel) publish(parent *wire.Message, msgType string, content any) {
+	k.waitSubscriber()
 	k.pubMu.Lock()
 	defer k.pubMu.Unlock()
 	k.send(k.iopub, [][]byte{[]byte("kernel." + k.session + "." + msgType)}, parent, msgType, content, nil)
@@ -322,35 +352,91 @@ func (k *Kernel) publishDisplay(parent *wire.Message, o display.Output) {
 	k.publish(parent, t, c)
 }
 
-// input asks the frontend for a line on the stdin channel.
-func (k *Kernel) input(prompt string) string {
-	p := k.parent()
-	k.curMu.Lock()
-	allowed := k.allowIn
-	k.curMu.Unlock()
-	if p == nil || !allowed {
-		return ""
+// waitSubscriber holds the first iopub messages until a frontend has
+// subscribed, at most subscriberWait. A PUB socket drops what it publishes
+// before the subscription arrives, and a frontend connecting shell and iopub
+// at the same time would then miss the status messages of its first
+// kernel_info request: jupyter_client waits 0.2 s for them and asks again,
+// which made start→ready hundreds of milliseconds slower.
+func (k *Kernel) waitSubscriber() {
+	if k.subscribed.Load() {
+		return
 	}
-	k.stdinMu.Lock()
-	defer k.stdinMu.Unlock()
-	k.send(k.stdin, p.Identities, p, "input_request", map[string]any{"prompt": prompt, "password": false}, nil)
+	t, ok := k.iopub.(zmq4.Topics)
+	if !ok {
+		k.subscribed.Store(true)
+		return
+	}
+	deadline := time.Now().Add(subscriberWait)
+	for len(t.Topics()) == 0 && time.Now().Before(deadline) {
+		// zmq4 has no notification for subscriptions; this polls only until
+		// the first subscriber of the kernel's life arrives.
+		time.Sleep(200 * time.Microsecond)
+	}
+	k.subscribed.Store(true)
+}
+
+const subscriberWait = 500 * time.Millisecond
+
+// readStdin receives the frontend's input_reply messages.
+func (k *Kernel) readStdin() {
 	for {
 		zm, err := k.stdin.Recv()
 		if err != nil {
-			return ""
+			select {
+			case <-k.quit:
+				return
+			default:
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		m, err := wire.Decode(zm.Frames, k.signer)
 		if err != nil {
 			k.log.Printf("dropped stdin message: %v", err)
 			continue
 		}
-		if m.Header.MsgType == "input_reply" {
-			var c struct {
-				Value string `json:"value"`
-			}
-			_ = json.Unmarshal(m.Content, &c)
-			return c.Value
+		if m.Header.MsgType != "input_reply" {
+			continue
 		}
+		var c struct {
+			Value string `json:"value"`
+		}
+		_ = json.Unmarshal(m.Content, &c)
+		// Keep only the newest value: a reply nobody waits for any more
+		// must not answer the next request.
+		select {
+		case <-k.stdinReplies:
+		default:
+		}
+		k.stdinReplies <- c.Value
+	}
+}
+
+// input asks the frontend for a line on the stdin channel; ok is false when
+// the running request does not allow input, or cancel closes first.
+func (k *Kernel) input(prompt string, password bool, cancel <-chan struct{}) (string, bool) {
+	p := k.parent()
+	k.curMu.Lock()
+	allowed := k.allowIn
+	k.curMu.Unlock()
+	if p == nil || !allowed {
+		return "", false
+	}
+	k.stdinMu.Lock()
+	defer k.stdinMu.Unlock()
+	select {
+	case <-k.stdinReplies: // stale
+	default:
+	}
+	k.send(k.stdin, p.Identities, p, "input_request", map[string]any{"prompt": prompt, "password": password}, nil)
+	select {
+	case v := <-k.stdinReplies:
+		return v, true
+	case <-cancel:
+		return "", false
+	case <-k.quit:
+		return "", false
 	}
 }
 

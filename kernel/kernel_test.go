@@ -23,8 +23,7 @@ import (
 // TestMain lets the test binary double as the engine child process.
 func TestMain(m *testing.M) {
 	if os.Getenv("ESA_ENGINE_CHILD") == "1" {
-		in, out := os.NewFile(3, "req"), os.NewFile(4, "rep")
-		if err := engine.Serve(in, out, []interp.Exports{symbols.Exports()}); err != nil {
+		if err := engine.ServeChild([]interp.Exports{symbols.Exports()}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -33,7 +32,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	var ports []int
 	var ls []net.Listener
 	for i := 0; i < n; i++ {
@@ -52,7 +51,7 @@ func freePorts(t *testing.T, n int) []int {
 
 // client is a minimal Jupyter frontend over real zmq sockets.
 type client struct {
-	t                     *testing.T
+	t                     testing.TB
 	shell, control, iopub zmq4.Socket
 	hb                    zmq4.Socket
 	signer                *wire.Signer
@@ -60,7 +59,7 @@ type client struct {
 	iopubMsgs             chan *wire.Message
 }
 
-func startKernel(t *testing.T) (*client, func()) {
+func startKernel(t testing.TB) (*client, func()) {
 	t.Helper()
 	p := freePorts(t, 5)
 	ci := ConnectionInfo{Transport: "tcp", IP: "127.0.0.1", ShellPort: p[0], ControlPort: p[1], StdinPort: p[2],

@@ -26,8 +26,7 @@ func init() {
 
 // serveEngine runs the engine child on the descriptors its parent set up.
 func serveEngine() int {
-	in, out := os.NewFile(3, "engine-requests"), os.NewFile(4, "engine-replies")
-	if err := engine.Serve(in, out, []interp.Exports{symbols.Exports()}); err != nil {
+	if err := engine.ServeChild([]interp.Exports{symbols.Exports()}); err != nil {
 		fmt.Fprintln(os.Stderr, "esa kernel-engine:", err)
 		return 1
 	}

@@ -2,94 +2,181 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
 
+	"esa/kernel/session"
 	"esa/stdlib/display"
 )
 
 // Handlers receive the child's output as it happens.
 type Handlers struct {
-	Stream  func(name, text string)    // "stdout" or "stderr"
-	Display func(o display.Output)     // display_data, update_display_data, clear_output
-	Input   func(prompt string) string // read a line from the user ("" when not allowed)
+	Stream  func(name, text string) // "stdout" or "stderr"
+	Display func(o display.Output)  // display_data, update_display_data, clear_output
+	// Input reads a line from the user for a cell reading standard input;
+	// ok is false when the frontend does not allow input. It must give up
+	// (return ok false) once cancel is closed: the cell ended or was
+	// interrupted.
+	Input func(prompt string, password bool, cancel <-chan struct{}) (line string, ok bool)
+}
+
+// Config starts an engine.
+type Config struct {
+	// Argv starts the child: the esa binary and "kernel-engine".
+	Argv []string
+	Handlers
+	// Grace is how long compiled code may ignore an interrupt before the
+	// engine counts as stuck (0: DefaultGrace). The child reports it; the
+	// parent kills a child that has not answered a little later.
+	Grace time.Duration
 }
 
 // Engine is the parent's handle on one child process.
 type Engine struct {
-	cmd *exec.Cmd
-	h   Handlers
-	in  io.WriteCloser
+	cmd   *exec.Cmd
+	h     Handlers
+	grace time.Duration
+	in    io.WriteCloser
 
 	wmu sync.Mutex // serialises writes to in
 	enc *json.Encoder
 
+	// outMu is held while output is read from a pipe and forwarded, so that
+	// a reply handler holding it and finding both pipes empty knows that
+	// everything the child wrote before the reply has been forwarded.
+	outMu sync.Mutex
+	outs  [2]*outPipe
+	buf   []byte
+
 	mu      sync.Mutex
 	nextID  int64
-	execID  int64 // the exec request in flight, 0 when none
+	exec    *execState // the exec request in flight, nil when none
 	waiting map[int64]chan Reply
-	synced  [2]int64      // last marker seen on stdout, stderr
-	changed chan struct{} // closed and replaced when synced changes
 	dead    error
 	done    chan struct{} // closed when the child has exited and pipes are drained
 }
 
-// Start launches the child: argv[0] with argv[1:] (e.g. the esa binary and
-// "kernel-engine").
-func Start(argv []string, h Handlers) (*Engine, error) {
+// execState tracks the exec request in flight.
+type execState struct {
+	id          int64
+	end         chan struct{} // closed when the request finished: pending input gives up
+	interrupted chan struct{} // closed by Interrupt
+	intrOnce    sync.Once
+	endOnce     sync.Once
+}
+
+func (x *execState) finish() { x.endOnce.Do(func() { close(x.end) }) }
+
+type outPipe struct {
+	name    string
+	f       *os.File
+	rc      syscall.RawConn
+	pending []byte
+	eof     bool
+}
+
+// Start launches the child.
+func Start(cfg Config) (*Engine, error) {
+	h := cfg.Handlers
 	if h.Stream == nil {
 		h.Stream = func(string, string) {}
 	}
 	if h.Display == nil {
 		h.Display = func(display.Output) {}
 	}
-	e := &Engine{h: h, waiting: map[int64]chan Reply{}, changed: make(chan struct{}), done: make(chan struct{})}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "ESA_ENGINE_CHILD=1")
+	if h.Input == nil {
+		h.Input = func(string, bool, <-chan struct{}) (string, bool) { return "", false }
+	}
+	grace := cfg.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	e := &Engine{h: h, grace: grace, waiting: map[int64]chan Reply{}, done: make(chan struct{}), buf: make([]byte, 64<<10)}
+	cmd := exec.Command(cfg.Argv[0], cfg.Argv[1:]...)
+	cmd.Env = append(os.Environ(), "ESA_ENGINE_CHILD=1", graceEnv+"="+grace.String())
 	// Own process group: a terminal's Ctrl-C reaches the kernel, which
-	// forwards it as an interrupt, instead of killing the engine.
+	// forwards it as an interrupt, instead of killing the engine; and Kill
+	// takes down processes a cell started along with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	reqR, reqW, err := os.Pipe()
-	if err != nil {
+	var closeAfter []*os.File
+	fail := func(err error) (*Engine, error) {
+		for _, f := range closeAfter {
+			f.Close()
+		}
 		return nil, err
 	}
-	repR, repW, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err == nil {
+			closeAfter = append(closeAfter, r, w)
+		}
+		return
 	}
+	reqR, reqW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	repR, repW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	outR, outW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.ExtraFiles = []*os.File{reqR, repW}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
+	for i, p := range []struct {
+		name string
+		f    *os.File
+	}{{"stdout", outR}, {"stderr", errR}} {
+		rc, err := p.f.SyscallConn()
+		if err != nil {
+			return fail(err)
+		}
+		e.outs[i] = &outPipe{name: p.name, f: p.f, rc: rc}
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return fail(err)
 	}
-	reqR.Close()
-	repW.Close()
+	for _, f := range []*os.File{reqR, repW, outW, errW} {
+		f.Close()
+	}
 	e.cmd, e.in, e.enc = cmd, reqW, json.NewEncoder(reqW)
 
 	var pumps sync.WaitGroup
-	pumps.Add(2)
-	go func() { defer pumps.Done(); e.pump(stdout, 0, "stdout") }()
-	go func() { defer pumps.Done(); e.pump(stderr, 1, "stderr") }()
+	for _, p := range e.outs {
+		pumps.Add(1)
+		go func() { defer pumps.Done(); e.pump(p) }()
+	}
 	go func() {
 		e.readReplies(repR)
-		pumps.Wait()
+		repR.Close()
 		st := cmd.Wait()
+		// A process the cell started may still hold the output pipes open:
+		// do not wait for it for long.
+		drained := make(chan struct{})
+		go func() { pumps.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-drained
+		}
+		for _, p := range e.outs {
+			p.f.Close()
+		}
 		status := "exit status 0"
 		if st != nil {
 			status = st.Error()
@@ -100,99 +187,93 @@ func Start(argv []string, h Handlers) (*Engine, error) {
 			close(ch)
 			delete(e.waiting, id)
 		}
-		close(e.changed)
-		e.changed = make(chan struct{})
+		if e.exec != nil {
+			e.exec.finish()
+		}
 		e.mu.Unlock()
 		close(e.done)
 	}()
 	return e, nil
 }
 
-// pump forwards one output pipe, cutting out sync markers.
-func (e *Engine) pump(r io.Reader, idx int, name string) {
-	buf := make([]byte, 32<<10)
-	var pending []byte
+// pump forwards one output pipe as it fills, until the child closes it.
+func (e *Engine) pump(p *outPipe) {
 	for {
-		n, err := r.Read(buf)
-		pending = append(pending, buf[:n]...)
-		for len(pending) > 0 {
-			i := bytes.IndexByte(pending, 0)
-			if i < 0 {
-				// Keep an incomplete UTF-8 sequence for the next read.
-				cut := len(pending)
-				for k := 1; k <= 3 && k <= len(pending); k++ {
-					if utf8.RuneStart(pending[len(pending)-k]) {
-						if !utf8.FullRune(pending[len(pending)-k:]) {
-							cut = len(pending) - k
-						}
-						break
-					}
-				}
-				if err != nil {
-					cut = len(pending)
-				}
-				if cut > 0 {
-					e.h.Stream(name, string(pending[:cut]))
-				}
-				pending = append(pending[:0], pending[cut:]...)
-				break
-			}
-			if i > 0 {
-				e.h.Stream(name, string(pending[:i]))
-				pending = pending[i:]
-				continue
-			}
-			// pending starts with NUL: a marker, possibly incomplete.
-			end := bytes.IndexByte(pending[1:], 0)
-			if end < 0 {
-				if len(pending) > 64 || err != nil { // not a marker: pass it on
-					e.h.Stream(name, string(pending[:1]))
-					pending = pending[1:]
-					continue
-				}
-				break
-			}
-			m := pending[:end+2]
-			if bytes.HasPrefix(m, []byte(markerPrefix)) {
-				if k, perr := strconv.ParseInt(string(m[len(markerPrefix):len(m)-1]), 10, 64); perr == nil {
-					e.mu.Lock()
-					e.synced[idx] = k
-					close(e.changed)
-					e.changed = make(chan struct{})
-					e.mu.Unlock()
-				}
-			} else {
-				e.h.Stream(name, string(m))
-			}
-			pending = pending[len(m):]
-		}
-		if err != nil {
+		eof := false
+		err := p.rc.Read(func(fd uintptr) bool {
+			e.outMu.Lock()
+			defer e.outMu.Unlock()
+			eof = e.drainLocked(p, int(fd))
+			return eof
+		})
+		if err != nil || eof {
+			e.outMu.Lock()
+			p.eof = true
+			e.forwardLocked(p, true)
+			e.outMu.Unlock()
 			return
 		}
 	}
 }
 
-// waitSync waits until both output pipes have passed marker k, so that the
-// output a cell wrote before a reply is forwarded before it.
-func (e *Engine) waitSync(k int64) {
-	if k == 0 {
-		return
+// drainLocked reads what p holds without blocking and forwards it; it
+// reports whether the pipe reached end of file.
+func (e *Engine) drainLocked(p *outPipe, fd int) (eof bool) {
+	if p.eof {
+		return true
 	}
-	timeout := time.NewTimer(2 * time.Second)
-	defer timeout.Stop()
 	for {
-		e.mu.Lock()
-		ok := (e.synced[0] >= k && e.synced[1] >= k) || e.dead != nil
-		ch := e.changed
-		e.mu.Unlock()
-		if ok {
-			return
+		n, err := syscall.Read(fd, e.buf)
+		if n > 0 {
+			p.pending = append(p.pending, e.buf[:n]...)
+			if len(p.pending) >= 1<<20 {
+				e.forwardLocked(p, false)
+			}
+			continue
 		}
-		select {
-		case <-ch:
-		case <-timeout.C:
-			return // a cell closed its stdout: do not hang
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			e.forwardLocked(p, false)
+			return false
 		}
+		p.eof = true
+		e.forwardLocked(p, true)
+		return true
+	}
+}
+
+// forwardLocked passes on p's pending bytes, keeping an incomplete UTF-8
+// sequence at the end for the next read unless all is set.
+func (e *Engine) forwardLocked(p *outPipe, all bool) {
+	cut := len(p.pending)
+	if !all {
+		for k := 1; k <= 3 && k <= len(p.pending); k++ {
+			if utf8.RuneStart(p.pending[len(p.pending)-k]) {
+				if !utf8.FullRune(p.pending[len(p.pending)-k:]) {
+					cut = len(p.pending) - k
+				}
+				break
+			}
+		}
+	}
+	if cut > 0 {
+		e.h.Stream(p.name, string(p.pending[:cut]))
+		p.pending = append(p.pending[:0], p.pending[cut:]...)
+	}
+}
+
+// flushOutput forwards everything the child has written to its output
+// pipes so far.
+func (e *Engine) flushOutput() {
+	e.outMu.Lock()
+	defer e.outMu.Unlock()
+	for _, p := range e.outs {
+		if !p.eof {
+			_ = p.rc.Control(func(fd uintptr) { e.drainLocked(p, int(fd)) })
+		}
+		e.forwardLocked(p, true)
 	}
 }
 
@@ -204,18 +285,30 @@ func (e *Engine) readReplies(r io.Reader) {
 		if err := json.Unmarshal(sc.Bytes(), &rep); err != nil {
 			continue
 		}
-		e.waitSync(rep.Sync)
+		e.flushOutput()
 		switch rep.Op {
 		case "display":
 			if rep.Output != nil {
 				e.h.Display(*rep.Output)
 			}
 		case "input_request":
-			v := ""
-			if e.h.Input != nil {
-				v = e.h.Input(rep.Prompt)
+			e.mu.Lock()
+			x := e.exec
+			e.mu.Unlock()
+			cancel := make(<-chan struct{})
+			if x != nil {
+				cancel = x.end
+			} else {
+				closed := make(chan struct{})
+				close(closed)
+				cancel = closed
 			}
-			e.send(Request{Op: "input_reply", Value: v})
+			// Waiting for the user must not hold up interrupts or the reply
+			// of an interrupted cell.
+			go func(seq int64, prompt string, pw bool) {
+				v, ok := e.h.Input(prompt, pw, cancel)
+				_ = e.send(Request{Op: "input_reply", Seq: seq, Value: v, EOF: !ok})
+			}(rep.Seq, rep.Prompt, rep.Password)
 		case "result":
 			e.mu.Lock()
 			ch := e.waiting[rep.ID]
@@ -234,8 +327,9 @@ func (e *Engine) send(r Request) error {
 	return e.enc.Encode(r)
 }
 
-// call sends a request and waits for its result.
-func (e *Engine) call(r Request) (Reply, error) {
+// call sends a request and waits for its result. For an exec request,
+// closing intr interrupts it, also before it has started.
+func (e *Engine) call(r Request, intr <-chan struct{}) (Reply, error) {
 	ch := make(chan Reply, 1)
 	e.mu.Lock()
 	if e.dead != nil {
@@ -245,11 +339,25 @@ func (e *Engine) call(r Request) (Reply, error) {
 	e.nextID++
 	r.ID = e.nextID
 	e.waiting[r.ID] = ch
+	var x *execState
 	if r.Op == "exec" {
-		e.execID = r.ID
+		x = &execState{id: r.ID, end: make(chan struct{}), interrupted: make(chan struct{})}
+		e.exec = x
+		if intr != nil {
+			go func() {
+				select {
+				case <-intr:
+					e.interrupt(x)
+				case <-x.end:
+				}
+			}()
+		}
 		defer func() {
+			x.finish()
 			e.mu.Lock()
-			e.execID = 0
+			if e.exec == x {
+				e.exec = nil
+			}
 			e.mu.Unlock()
 		}()
 	}
@@ -258,11 +366,39 @@ func (e *Engine) call(r Request) (Reply, error) {
 		<-e.done
 		return Reply{}, e.Err()
 	}
-	rep, ok := <-ch
-	if !ok {
-		return Reply{}, e.Err()
+	if x == nil {
+		rep, ok := <-ch
+		if !ok {
+			return Reply{}, e.Err()
+		}
+		return rep, nil
 	}
-	return rep, nil
+	select {
+	case rep, ok := <-ch:
+		if !ok {
+			return Reply{}, e.Err()
+		}
+		return rep, nil
+	case <-x.interrupted:
+	}
+	// Interrupted: the child answers within its grace period, stuck or not;
+	// a child that cannot even do that is killed.
+	x.finish()
+	watchdog := time.NewTimer(e.grace + 2*time.Second)
+	defer watchdog.Stop()
+	select {
+	case rep, ok := <-ch:
+		if !ok {
+			return Reply{}, e.Err()
+		}
+		return rep, nil
+	case <-watchdog.C:
+		e.Kill()
+		return Reply{ID: r.ID, Op: "result", Error: &session.Error{Name: "Interrupted", Value: "cell interrupted",
+			Traceback: []string{"Interrupted: the cell was stopped",
+				"the execution engine did not answer within " + (e.grace + 2*time.Second).String() + " of the interrupt"},
+			Stuck: true}}, nil
+	}
 }
 
 // Err is why the child died, nil while it runs.
@@ -273,32 +409,52 @@ func (e *Engine) Err() error {
 }
 
 // Exec runs a cell; output arrives through the handlers before it returns.
-func (e *Engine) Exec(code string) (Reply, error) { return e.call(Request{Op: "exec", Code: code}) }
+// Closing intr (nil: never) interrupts the cell, even when that happens
+// before the request reached the engine. A reply whose Error is Stuck means
+// the engine must be replaced.
+func (e *Engine) Exec(code string, intr <-chan struct{}) (Reply, error) {
+	return e.call(Request{Op: "exec", Code: code}, intr)
+}
 
 // Interrupt cancels the exec request in flight, also when it has been sent
 // but not started yet; without one it does nothing.
 func (e *Engine) Interrupt() error {
 	e.mu.Lock()
-	id := e.execID
+	x := e.exec
 	e.mu.Unlock()
-	if id == 0 {
+	if x == nil {
 		return nil
 	}
-	return e.send(Request{Op: "interrupt", ID: id})
+	return e.interrupt(x)
+}
+
+func (e *Engine) interrupt(x *execState) error {
+	var err error
+	x.intrOnce.Do(func() {
+		err = e.send(Request{Op: "interrupt", ID: x.id})
+		close(x.interrupted)
+	})
+	return err
 }
 
 // Complete asks for completions at byte offset cursor.
 func (e *Engine) Complete(code string, cursor int) (Reply, error) {
-	return e.call(Request{Op: "complete", Code: code, Cursor: cursor})
+	return e.call(Request{Op: "complete", Code: code, Cursor: cursor}, nil)
 }
 
 // Inspect asks for documentation at byte offset cursor.
 func (e *Engine) Inspect(code string, cursor int) (Reply, error) {
-	return e.call(Request{Op: "inspect", Code: code, Cursor: cursor})
+	return e.call(Request{Op: "inspect", Code: code, Cursor: cursor}, nil)
 }
 
-// Kill ends the child and waits for it.
+// Kill ends the child, and processes it started, and waits for it.
 func (e *Engine) Kill() {
+	select {
+	case <-e.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
 	_ = e.cmd.Process.Kill()
 	e.in.Close()
 	<-e.done
@@ -318,8 +474,19 @@ func (e *Engine) Close() {
 // Done is closed when the child has exited.
 func (e *Engine) Done() <-chan struct{} { return e.done }
 
+// Pid is the child's process id.
+func (e *Engine) Pid() int { return e.cmd.Process.Pid }
+
 // IsDied reports whether err says the child died.
 func IsDied(err error) bool {
 	var d ErrDied
 	return errors.As(err, &d)
+}
+
+// graceFromEnv reads the grace period the parent passed.
+func graceFromEnv() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(graceEnv)); err == nil && d > 0 {
+		return d
+	}
+	return DefaultGrace
 }

@@ -4,15 +4,17 @@
 //
 // The child's stdout and stderr are pipes the parent forwards as stream
 // output, so whatever compiled code writes to file descriptors 1 and 2 is
-// seen. Requests travel on fd 3 and replies on fd 4 as JSON lines. Before
-// every reply that produces output the child writes a sync marker to fd 1
-// and fd 2; the parent forwards the reply only after both markers arrived,
-// so output keeps its order and is flushed before the execute reply.
+// seen. Requests travel on fd 3 and replies on fd 4 as JSON lines. Output
+// keeps its order without any handshake: the child writes a cell's output
+// before its reply, and the parent, before it acts on a reply, empties both
+// output pipes itself (non-blocking reads under the lock the forwarding
+// goroutines hold while they forward). So output is flushed before the
+// execute reply at the cost of two read calls per reply.
 package engine
 
 import (
 	"fmt"
-	"strconv"
+	"time"
 
 	"esa/kernel/session"
 	"esa/stdlib/display"
@@ -24,14 +26,18 @@ type Request struct {
 	Op     string `json:"op"` // exec, complete, inspect, interrupt, input_reply
 	Code   string `json:"code,omitempty"`
 	Cursor int    `json:"cursor,omitempty"`
-	Value  string `json:"value,omitempty"` // input_reply
+
+	// input_reply: the answer to input_request Seq; EOF when the frontend
+	// does not allow input or the cell was interrupted while it waited.
+	Seq   int64  `json:"seq,omitempty"`
+	Value string `json:"value,omitempty"`
+	EOF   bool   `json:"eof,omitempty"`
 }
 
 // Reply is a child-to-parent message.
 type Reply struct {
-	ID   int64  `json:"id,omitempty"`
-	Op   string `json:"op"` // result, display, input_request
-	Sync int64  `json:"sync,omitempty"`
+	ID int64  `json:"id,omitempty"`
+	Op string `json:"op"` // result, display, input_request
 
 	// result of exec
 	Data  map[string]any `json:"data,omitempty"`
@@ -51,15 +57,17 @@ type Reply struct {
 	Output *display.Output `json:"output,omitempty"`
 
 	// input_request
+	Seq      int64  `json:"seq,omitempty"`
 	Prompt   string `json:"prompt,omitempty"`
 	Password bool   `json:"password,omitempty"`
 }
 
-// The sync marker: NUL bytes never occur in text output, so they cannot be
-// confused with what a cell prints.
-const markerPrefix = "\x00esa-sync:"
+// graceEnv passes the interrupt grace period to the child.
+const graceEnv = "ESA_ENGINE_GRACE"
 
-func marker(n int64) []byte { return []byte(markerPrefix + strconv.FormatInt(n, 10) + "\x00") }
+// DefaultGrace is how long compiled code may keep running after an
+// interrupt before the engine is declared stuck and replaced.
+const DefaultGrace = 3 * time.Second
 
 // ErrDied is returned for requests in flight when the child exits.
 type ErrDied struct{ Status string }

@@ -5,6 +5,8 @@
 package notebook
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -28,6 +30,47 @@ type Cell struct {
 	Outputs        []Output       `json:"outputs,omitempty"`
 	ExecutionCount *int           `json:"execution_count,omitempty"`
 	Attachments    map[string]any `json:"attachments,omitempty"`
+}
+
+// MarshalJSON writes a cell as nbformat 4 wants it: a code cell always has
+// "outputs" (a list) and "execution_count" (null until it ran); other cells
+// have neither.
+func (c *Cell) MarshalJSON() ([]byte, error) {
+	type plain Cell // without this method
+	if c.CellType != "code" {
+		p := plain(*c)
+		p.Outputs, p.ExecutionCount = nil, nil
+		return json.Marshal(p)
+	}
+	outs := c.Outputs
+	if outs == nil {
+		outs = []Output{}
+	}
+	return json.Marshal(struct {
+		ID             string         `json:"id,omitempty"`
+		CellType       string         `json:"cell_type"`
+		Metadata       map[string]any `json:"metadata"`
+		Source         Source         `json:"source"`
+		Outputs        []Output       `json:"outputs"`
+		ExecutionCount *int           `json:"execution_count"`
+		Attachments    map[string]any `json:"attachments,omitempty"`
+	}{c.ID, c.CellType, c.Metadata, c.Source, outs, c.ExecutionCount, c.Attachments})
+}
+
+// newCellID returns a cell id unique within nb (nbformat 4.5 requires ids).
+func newCellID(nb *Notebook) string {
+	for {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		taken := false
+		for _, c := range nb.Cells {
+			taken = taken || c.ID == id
+		}
+		if !taken {
+			return id
+		}
+	}
 }
 
 // Output is one nbformat output (stream, display_data, execute_result, error).
@@ -97,9 +140,11 @@ func Read(path string) (*Notebook, error) {
 
 // Write saves the notebook atomically (temp file and rename).
 func (nb *Notebook) Write(path string) error {
-	for _, c := range nb.Cells {
-		if c.CellType == "code" && c.Outputs == nil {
-			c.Outputs = []Output{}
+	if nb.NBFormat == 4 && nb.NBFormatMinor >= 5 {
+		for _, c := range nb.Cells {
+			if c.ID == "" {
+				c.ID = newCellID(nb)
+			}
 		}
 	}
 	b, err := json.MarshalIndent(nb, "", " ")

@@ -183,9 +183,14 @@ func Run(ctx context.Context, nb *Notebook, symbols []interp.Exports, progress f
 		if progress != nil {
 			progress(i)
 		}
+		restore, rerr := redirectFDs(stdout.w, stderr.w)
+		if rerr != nil {
+			return fmt.Errorf("capturing cell output: %w", rerr)
+		}
 		r := s.Exec(ctx, string(c.Source))
 		stdout.sync()
 		stderr.sync()
+		restore()
 		col.mu.Lock()
 		col.cell = nil
 		switch {

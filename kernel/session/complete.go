@@ -307,7 +307,7 @@ func IsComplete(code string) (status, indent string) {
 	if t == "" || strings.HasPrefix(t, "%") {
 		return "complete", ""
 	}
-	segs, err := splitCell(code)
+	segs, _, err := splitCell(code)
 	if err != nil {
 		if unterminated(err.Error()) {
 			return "incomplete", ""

@@ -15,12 +15,17 @@ import (
 //     copy (Go 1.22 semantics; yaegi shares one variable);
 //   - a top-level type switch is wrapped in a block (yaegi panics on it).
 //
-// isInt reports whether a global identifier currently holds an integer; it
-// lets "for i := range n" work when n was defined in an earlier cell.
-func rewriteModern(src string, segs []segment, isGlobalInt func(name string) bool) string {
+// env.isGlobalInt reports whether a global identifier currently holds an
+// integer; it lets "for i := range n" work when n was defined in an earlier
+// cell. env.probeInt asks the interpreter whether an expression of earlier
+// cells' globals ("cfg.Layers", "count()") is an integer, without running it.
+// Range statements over expressions it cannot classify are returned, so that
+// yaegi's "nil type" failure on them can be explained.
+func rewriteModern(src string, segs []segment, env rewriteEnv) (string, []rangeNote) {
 	var edits []edit
+	var unsure []rangeNote
 	local := localInts(src, segs)
-	isInt := func(name string) bool { return local[name] || (isGlobalInt != nil && isGlobalInt(name)) }
+	isInt := func(name string) bool { return local[name] || (env.isGlobalInt != nil && env.isGlobalInt(name)) }
 	n := 0
 	fresh := func() string { n++; return fmt.Sprintf("__esa%d", n) }
 	for _, sg := range segs {
@@ -71,7 +76,16 @@ func rewriteModern(src string, segs []segment, isGlobalInt func(name string) boo
 		ast.Inspect(root, func(nd ast.Node) bool {
 			switch l := nd.(type) {
 			case *ast.RangeStmt:
-				if l.Value == nil && (l.Key == nil || l.Tok == token.DEFINE) && intLike(l.X, isInt) {
+				keyOnly := l.Value == nil && (l.Key == nil || l.Tok == token.DEFINE)
+				xs := src[at(l.X.Pos()):at(l.X.End())]
+				if keyOnly && !intLike(l.X, isInt) && maybeInt(l.X) {
+					if env.probeInt != nil && !strings.Contains(xs, "\n") && env.probeInt(xs) {
+						l.X = &ast.CallExpr{Fun: ast.NewIdent("int"), Lparen: l.X.Pos(), Args: []ast.Expr{l.X}, Rparen: l.X.End()}
+					} else {
+						unsure = append(unsure, rangeNote{line: strings.Count(src[:at(l.For)], "\n") + 1, expr: xs})
+					}
+				}
+				if keyOnly && intLike(l.X, isInt) {
 					key := fresh()
 					if l.Key != nil {
 						key = l.Key.(*ast.Ident).Name
@@ -79,7 +93,7 @@ func rewriteModern(src string, segs []segment, isGlobalInt func(name string) boo
 							key = fresh()
 						}
 					}
-					x := src[at(l.X.Pos()):at(l.X.End())]
+					x := xs
 					lim := fresh()
 					hdr := fmt.Sprintf("for %s, %s := 0*(%s), (%s); %s < %s; %s++ ", key, lim, x, x, key, lim, key)
 					if strings.Contains(src[at(l.For):at(l.Body.Lbrace)], "\n") {
@@ -110,7 +124,43 @@ func rewriteModern(src string, segs []segment, isGlobalInt func(name string) boo
 		})
 	}
 	sortEdits(edits)
-	return applyEdits(src, edits)
+	return applyEdits(src, edits), unsure
+}
+
+// rewriteEnv is what rewriteModern may ask the session.
+type rewriteEnv struct {
+	isGlobalInt func(name string) bool
+	probeInt    func(expr string) bool
+}
+
+// rangeNote is a range statement over an expression that may be an integer
+// but could not be shown to be one.
+type rangeNote struct {
+	line int
+	expr string
+}
+
+// maybeInt reports whether x could be an integer: it is not visibly a
+// slice, map, string, channel or function value.
+func maybeInt(x ast.Expr) bool {
+	switch e := unparen(x).(type) {
+	case *ast.Ident, *ast.SelectorExpr, *ast.IndexExpr, *ast.StarExpr:
+		return true
+	case *ast.CallExpr:
+		if id, ok := e.Fun.(*ast.Ident); ok {
+			switch id.Name {
+			case "make", "append", "new", "string", "complex", "real", "imag", "min", "max":
+				return id.Name == "min" || id.Name == "max"
+			}
+		}
+		if _, ok := e.Fun.(*ast.ArrayType); ok {
+			return false
+		}
+		return true
+	case *ast.BinaryExpr:
+		return maybeInt(e.X) && maybeInt(e.Y)
+	}
+	return false
 }
 
 func off(fset *token.FileSet, p token.Pos) int { return fset.Position(p).Offset }
@@ -288,6 +338,17 @@ func localInts(src string, segs []segment) map[string]bool {
 							out[id.Name] = true
 						} else if x.Type == nil && i < len(x.Values) && intLike(x.Values[i], func(n string) bool { return out[n] }) {
 							out[id.Name] = true
+						}
+					}
+				case *ast.FuncType:
+					// Integer parameters: "func f(n int) { for i := range n {} }".
+					if x.Params != nil {
+						for _, fld := range x.Params.List {
+							if t, ok := fld.Type.(*ast.Ident); ok && intLike(&ast.CallExpr{Fun: t}, nil) {
+								for _, id := range fld.Names {
+									out[id.Name] = true
+								}
+							}
 						}
 					}
 				case *ast.FuncLit:

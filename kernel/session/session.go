@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"go/ast"
+	"go/constant"
 	"go/parser"
 	"go/scanner"
 	"go/token"
@@ -17,7 +18,6 @@ import (
 	"os"
 	"reflect"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,9 +69,15 @@ type Session struct {
 	in       *interp.Interpreter
 	imports  map[string]string // import path -> local name, for imports already evaluated
 	decls    map[string]declInfo
+	typeDefs map[string]string // type name -> canonical definition, see redefine.go
 	panicMu  sync.Mutex
 	panicPos []string // "line:col: panic: ..." lines yaegi wrote for the last panic
-	Grace    time.Duration
+	// Grace is how long compiled code may keep running after an interrupt
+	// before the cell's error is marked Stuck.
+	Grace time.Duration
+	// stopped: the last cell was interrupted, and the interpreter needs a
+	// fresh cancellation channel (rearm) before the next one runs.
+	stopped bool
 }
 
 type declInfo struct {
@@ -138,6 +144,14 @@ func (s *Session) Reset() error {
 	if f, ok := s.opts.Stderr.(*os.File); ok {
 		osSyms["Stderr"] = reflect.ValueOf(&f).Elem()
 	}
+	// A standard input that is not a file (the kernel's, which asks the
+	// frontend for each line) can only be handed to cells as an io.Reader:
+	// reading os.Stdin then works (bufio.NewScanner(os.Stdin), io.ReadAll,
+	// fmt.Fscan), while *os.File methods such as os.Stdin.Stat do not.
+	if _, ok := s.opts.Stdin.(*os.File); !ok {
+		r := s.opts.Stdin
+		osSyms["Stdin"] = reflect.ValueOf(&r).Elem()
+	}
 	if len(osSyms) > 0 {
 		if err := in.Use(interp.Exports{"os/os": osSyms}); err != nil {
 			return err
@@ -155,8 +169,10 @@ func (s *Session) Reset() error {
 		return fmt.Errorf("session: prelude: %w", err)
 	}
 	s.in = in
+	s.rearm()
 	s.imports = map[string]string{}
 	s.decls = map[string]declInfo{}
+	s.typeDefs = map[string]string{}
 	return nil
 }
 
@@ -190,14 +206,39 @@ func (s *Session) Exec(ctx context.Context, code string) Result {
 
 func (s *Session) exec(ctx context.Context, code string) Result {
 	orig := code // rewrites keep lines, so errors quote the cell as written
-	segs, err := splitCell(code)
+	segs, kw, err := splitCell(code)
 	if err != nil {
 		return Result{Err: syntaxError(code, err)}
 	}
-	code = rewriteModern(code, segs, s.isIntGlobal)
-	if segs, err = splitCell(code); err != nil {
-		return Result{Err: syntaxError(code, err)}
+	var unsure []rangeNote
+	if kw&(kwFor|kwSwitch|kwDefer) != 0 {
+		// Parsing for the rewrites costs more than a trivial cell's
+		// evaluation: only cells with loops, switches or defers pay for it.
+		rewritten, notes := rewriteModern(code, segs, rewriteEnv{isGlobalInt: s.isIntGlobal, probeInt: s.probeInt})
+		unsure = notes
+		if kw&kwDefer != 0 && rewritten == code {
+			rewritten = rewriteDefers(code, segs, s.isConst)
+		} else if kw&kwDefer != 0 {
+			// A second pass over the first one's result: both edit the same
+			// statements, and edits of one pass never overlap.
+			segs2, _, err := splitCell(rewritten)
+			if err == nil {
+				rewritten = rewriteDefers(rewritten, segs2, s.isConst)
+			}
+		}
+		if rewritten != code {
+			code = rewritten
+			if segs, _, err = splitCell(code); err != nil {
+				return Result{Err: syntaxError(code, err)}
+			}
+		}
 	}
+	if kw&kwType != 0 {
+		if e := s.checkTypeRedefinitions(code, segs, orig); e != nil {
+			return Result{Err: e}
+		}
+	}
+	fail := func(e *Error) Result { return Result{Err: explainRange(e, unsure, orig)} }
 	for _, g := range groupSegments(code, segs) {
 		src := code[g.start:g.end]
 		switch g.kind {
@@ -210,7 +251,7 @@ func (s *Session) exec(ctx context.Context, code string) Result {
 				continue
 			}
 			if _, e := s.eval(ctx, padded(code, g.start, g.start)+src2, orig); e != nil {
-				return Result{Err: e}
+				return fail(e)
 			}
 			for p, n := range added {
 				s.imports[p] = n
@@ -218,9 +259,12 @@ func (s *Session) exec(ctx context.Context, code string) Result {
 			continue
 		case segDecl:
 			if _, e := s.eval(ctx, padded(code, g.start, g.end), orig); e != nil {
-				return Result{Err: e}
+				return fail(e)
 			}
 			s.recordDecls(src)
+			if kw&kwType != 0 {
+				s.recordTypes(src)
+			}
 			continue
 		}
 		// Statements: a leading ';' keeps yaegi from mistaking a cell that
@@ -229,14 +273,14 @@ func (s *Session) exec(ctx context.Context, code string) Result {
 		body := ";" + padded(code, g.start, g.end)
 		if !g.tail {
 			if _, e := s.eval(ctx, body, orig); e != nil {
-				return Result{Err: e}
+				return fail(e)
 			}
 			s.recordAssigns(src)
 			continue
 		}
 		v, e := s.eval(ctx, body, orig)
 		if e != nil {
-			return Result{Err: e}
+			return fail(e)
 		}
 		if s.singleValued(src) {
 			return Result{Data: Bundle(v)}
@@ -262,48 +306,95 @@ func (s *Session) eval(ctx context.Context, src, cell string) (v reflect.Value, 
 	if ctx.Err() != nil {
 		return reflect.Value{}, &Error{Name: "Interrupted", Value: "cell interrupted", Traceback: []string{"Interrupted: the cell was stopped"}}
 	}
-	v, err := s.in.EvalWithContext(ctx, src)
-	if err == nil {
-		return v, nil
+	// Compiling here rather than in a fresh goroutine spares the compiler's
+	// deep recursion a stack that starts small and grows by copying on every
+	// cell; only running the cell needs its own goroutine.
+	prog, err := s.in.Compile(src)
+	if err != nil {
+		return reflect.Value{}, s.convertError(err, cell)
 	}
-	if ctx.Err() != nil {
-		e := &Error{Name: "Interrupted", Value: "cell interrupted", Traceback: []string{"Interrupted: the cell was stopped"}}
-		if !s.waitIdle() {
-			e.Stuck = true
-			e.Traceback = append(e.Traceback, "compiled code did not stop within "+s.Grace.String())
+	if s.stopped {
+		s.rearm()
+	}
+	// Execute runs in a goroutine this function watches itself (rather than
+	// ExecuteWithContext, which returns at the interrupt while the cell's
+	// goroutine is still running), so that an interrupt is over exactly when
+	// the cell's code has stopped.
+	finished := make(chan struct{})
+	var rv reflect.Value
+	var rerr error
+	go func() {
+		defer close(finished)
+		rv, rerr = s.in.Execute(prog)
+	}()
+	select {
+	case <-finished:
+		if rerr == nil {
+			return rv, nil
 		}
-		return reflect.Value{}, e
+		return reflect.Value{}, s.convertError(rerr, cell)
+	case <-ctx.Done():
 	}
-	return reflect.Value{}, s.convertError(err, cell)
+	e = &Error{Name: "Interrupted", Value: "cell interrupted", Traceback: []string{"Interrupted: the cell was stopped"}}
+	if !s.stop(finished) {
+		e.Stuck = true
+		e.Traceback = append(e.Traceback, "compiled code did not stop within "+s.Grace.String())
+	}
+	return reflect.Value{}, e
 }
 
-// waitIdle waits until the goroutine yaegi runs an interrupted cell in has
-// ended; interpreted code ends at once, compiled code only when it returns.
-func (s *Session) waitIdle() bool {
-	deadline := time.Now().Add(s.Grace)
-	buf := make([]byte, 1<<16)
+// stop stops the interpreter's running code and waits, at most Grace, for
+// the cell's goroutine to finish; interpreted code stops at once, compiled
+// code only when it returns.
+func (s *Session) stop(finished <-chan struct{}) bool {
+	s.stopped = true
+	s.halt()
+	deadline := time.NewTimer(s.Grace)
+	defer deadline.Stop()
+	pause := 500 * time.Microsecond
 	for {
-		n := runtime.Stack(buf, true)
-		for n == len(buf) {
-			buf = make([]byte, 2*len(buf))
-			n = runtime.Stack(buf, true)
-		}
-		if !strings.Contains(string(buf[:n]), "interp.(*Interpreter).EvalWithContext.func1(") {
+		select {
+		case <-finished:
 			return true
-		}
-		if time.Now().After(deadline) {
+		case <-deadline.C:
 			return false
+		case <-time.After(pause):
 		}
-		time.Sleep(5 * time.Millisecond)
-		// yaegi's stop is lost when it lands before the cell's first frame
-		// starts; stopping again (an empty eval with a cancelled context)
-		// reaches interpreted code that is still running.
-		if time.Until(deadline) < s.Grace-20*time.Millisecond {
-			stopped, cancel := context.WithCancel(context.Background())
-			cancel()
-			_, _ = s.in.EvalWithContext(stopped, "")
+		// A stop that lands before the cell's first frame has started is
+		// lost (the frame takes the new run id): stop again until the cell
+		// ends.
+		s.halt()
+		if pause < 50*time.Millisecond {
+			pause *= 2
 		}
 	}
+}
+
+// halt is yaegi's stop: EvalWithContext with a cancelled context bumps the
+// interpreter's run id (running frames see it and return) and closes the
+// channel that blocked channel operations select on. The source must not
+// compile: running a program would reset the global frame's run id and
+// could undo the stop.
+func (s *Session) halt() {
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _ = s.in.EvalWithContext(stopped, "}")
+}
+
+// rearm gives the interpreter a fresh, open cancellation channel and turns
+// on cancellable channel operations, which EvalWithContext does as a side
+// effect; "}" fails to parse, so nothing runs. Needed once at start and
+// after every stop, which closes the channel.
+func (s *Session) rearm() {
+	_, _ = s.in.EvalWithContext(context.Background(), "}")
+	s.stopped = false
+}
+
+// Warm compiles and runs a trivial cell, so that the first cell a user
+// runs does not pay for the interpreter's first-use costs.
+func (s *Session) Warm() {
+	s.exec(context.Background(), "_ = 6*7")
+	s.exec(context.Background(), "6*7")
 }
 
 var posPrefix = regexp.MustCompile(`^(?:[^\s:]*\.go:)?(\d+):(\d+): `)
@@ -370,6 +461,29 @@ func (s *Session) convertError(err error, cell string) *Error {
 		}
 	}
 	return e
+}
+
+// explainRange replaces yaegi's "nil type" failure, which is what a range
+// over an integer it could not see as one produces, by a message that says
+// what to write instead.
+func explainRange(e *Error, unsure []rangeNote, cell string) *Error {
+	if e == nil || len(unsure) == 0 || !strings.Contains(e.Value, "nil type") {
+		return e
+	}
+	n := unsure[0]
+	lines := strings.Split(cell, "\n")
+	out := &Error{Name: "RangeError",
+		Value: fmt.Sprintf("line %d: cannot tell whether %s is an integer to range over", n.line, n.expr)}
+	out.Traceback = []string{
+		fmt.Sprintf("RangeError: line %d: cannot tell whether %s is an integer.", n.line, n.expr),
+	}
+	if n.line >= 1 && n.line <= len(lines) {
+		out.Traceback = append(out.Traceback, fmt.Sprintf("  line %d | %s", n.line, strings.TrimRight(lines[n.line-1], " \t")))
+	}
+	out.Traceback = append(out.Traceback,
+		"yaegi lacks range over integers; esa rewrites such loops when it can see the value is an integer",
+		"(a literal, len/cap, an int variable, a conversion). Write  for i := range int("+n.expr+")  or a counting loop.")
+	return out
 }
 
 func syntaxError(cell string, err error) *Error {
@@ -477,6 +591,38 @@ func exprString(stmt string, e ast.Expr) string {
 	}
 	return stmt[s:t]
 }
+
+// probeInt reports whether expr, made of earlier cells' globals, is an
+// integer. It compiles a throw-away function using the expression where only
+// an integer compiles (|= needs an integer operand) and never runs it.
+func (s *Session) probeInt(expr string) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_, err := s.in.Compile("func __esaIntProbe() { __x := (" + expr + "); __x |= 1; _ = __x }")
+	return err == nil
+}
+
+// isConst reports whether name (or "pkg.Name") is a constant: declared
+// const by a cell, or a constant of an imported compiled package.
+func (s *Session) isConst(name string) bool {
+	pkg, member, ok := strings.Cut(name, ".")
+	if !ok {
+		return s.decls[name].kind == "const"
+	}
+	for path, local := range s.imports {
+		if local != pkg {
+			continue
+		}
+		v, ok := s.in.Symbols(path)[path][member]
+		return ok && v.IsValid() && v.Type() == constantValueType
+	}
+	return false
+}
+
+var constantValueType = reflect.TypeOf((*constant.Value)(nil)).Elem()
 
 func (s *Session) isIntGlobal(name string) bool {
 	v, ok := s.in.Globals()[name]

@@ -24,10 +24,21 @@ const (
 	segImport
 )
 
+// keywordSet records which keywords a cell uses, so that passes that only
+// matter for some of them can be skipped.
+type keywordSet uint8
+
+const (
+	kwFor keywordSet = 1 << iota
+	kwSwitch
+	kwDefer
+	kwType
+)
+
 // splitCell cuts a cell into top-level declarations and statements. yaegi
 // decides from a source's first token whether it holds declarations or
 // statements, so a cell mixing both must be evaluated piecewise.
-func splitCell(src string) ([]segment, error) {
+func splitCell(src string) ([]segment, keywordSet, error) {
 	fset := token.NewFileSet()
 	file := fset.AddFile("cell", -1, len(src))
 	var errs scanner.ErrorList
@@ -39,8 +50,19 @@ func splitCell(src string) ([]segment, error) {
 	cur := segment{start: -1}
 	var prev token.Token
 	inHeader := false // inside "for/if/switch ... {": its semicolons do not end a statement
+	var kw keywordSet
 	for {
 		pos, tok, lit := s.Scan()
+		switch tok {
+		case token.FOR:
+			kw |= kwFor
+		case token.SWITCH:
+			kw |= kwSwitch
+		case token.DEFER:
+			kw |= kwDefer
+		case token.TYPE:
+			kw |= kwType
+		}
 		off := file.Offset(pos)
 		if tok == token.EOF {
 			if cur.start >= 0 {
@@ -94,7 +116,7 @@ func splitCell(src string) ([]segment, error) {
 	}
 	_ = prev
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, 0, errs
 	}
 	for i := range segs {
 		seg := &segs[i]
@@ -112,7 +134,7 @@ func splitCell(src string) ([]segment, error) {
 			}
 		}
 	}
-	return segs, nil
+	return segs, kw, nil
 }
 
 // A group is a run of segments evaluated by one yaegi Eval call.
