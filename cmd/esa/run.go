@@ -77,10 +77,15 @@ func runNotebook(args []string) int {
 		}
 	}
 	if dir := filepath.Dir(nbPath); dir != "." {
-		if err := os.Chdir(dir); err != nil {
+		old, err := os.Getwd()
+		if err == nil {
+			err = os.Chdir(dir)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "esa run:", err)
 			return 1
 		}
+		defer os.Chdir(old) // the process's folder is global: give it back (tests call this in-process)
 	}
 	ctx, stop := interruptible()
 	defer stop()
