@@ -1,10 +1,11 @@
 // Package symbols holds the yaegi symbol tables of the project's
 // notebook-facing packages, so that cells can import them by short paths:
-// `import "display"`. To expose another package, add it to the go:generate
-// line below and to Short, then run `go generate ./stdlib/symbols/`.
+// `import "display"`. To expose another package, add it to both go:generate
+// lines below and to Short, then run `go generate ./stdlib/symbols/`.
 package symbols
 
 //go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -name symbols esa/stdlib/display esa/stdlib/esa esa/stdlib/plot
+//go:generate go run ./gendoc docs.go esa/stdlib/display=../display esa/stdlib/esa=../esa esa/stdlib/plot=../plot
 
 import (
 	"reflect"

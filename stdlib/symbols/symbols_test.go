@@ -17,3 +17,15 @@ func TestShortPathsResolve(t *testing.T) {
 		t.Fatal("display.Show missing")
 	}
 }
+
+// Inspect in the kernel shows these doc comments; every exported function of
+// the notebook API must have one.
+func TestDocsCoverNotebookAPI(t *testing.T) {
+	for short, full := range Short {
+		for name, v := range Symbols[full+"/"+full[strings.LastIndex(full, "/")+1:]] {
+			if v.Kind().String() == "func" && Docs[full][name] == "" {
+				t.Errorf("%s.%s has no doc comment in Docs (document it, then go generate ./stdlib/symbols/)", short, name)
+			}
+		}
+	}
+}
