@@ -106,6 +106,15 @@ func Run(ctx context.Context, cfg Config) error {
 		close(k.engReady)
 	}()
 
+	defer func() {
+		<-k.engReady
+		k.engMu.Lock()
+		if k.eng != nil {
+			k.eng.Close()
+		}
+		k.engMu.Unlock()
+	}()
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	k.shell = zmq4.NewRouter(ctx)
@@ -126,14 +135,6 @@ func Run(ctx context.Context, cfg Config) error {
 		for _, s := range []zmq4.Socket{k.shell, k.control, k.stdin, k.iopub, k.hb} {
 			s.Close()
 		}
-	}()
-	defer func() {
-		<-k.engReady
-		k.engMu.Lock()
-		if k.eng != nil {
-			k.eng.Close()
-		}
-		k.engMu.Unlock()
 	}()
 
 	sig := make(chan os.Signal, 1)

@@ -8,22 +8,46 @@ import (
 	"log"
 	"net"
 	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
 	"github.com/traefik/yaegi/interp"
 
+	"esa/kernel/bind"
 	"esa/kernel/engine"
 	"esa/kernel/wire"
 	"esa/stdlib/symbols"
 )
 
+// testOnly is a compiled package only the tests' engine offers cells: code
+// that ignores interrupts, as a long computation in a compiled library
+// would.
+var testOnly = interp.Exports{"esatest/esatest": {
+	// Spin keeps a processor busy for the given seconds, deaf to interrupts.
+	"Spin": reflect.ValueOf(func(seconds float64) {
+		end := time.Now().Add(time.Duration(seconds * float64(time.Second)))
+		for time.Now().Before(end) {
+		}
+	}),
+	// Freeze stops the whole engine process (SIGSTOP): it cannot even
+	// answer, which only the kernel's watchdog can deal with. The stop can
+	// take effect after kill returns (another thread may be the one to
+	// start it), so the cell waits rather than finish first.
+	"Freeze": reflect.ValueOf(func() {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		time.Sleep(time.Hour)
+	}),
+}}
+
 // TestMain lets the test binary double as the engine child process.
 func TestMain(m *testing.M) {
 	if os.Getenv("ESA_ENGINE_CHILD") == "1" {
-		if err := engine.ServeChild([]interp.Exports{symbols.Exports()}); err != nil {
+		if err := engine.ServeChild([]interp.Exports{symbols.Exports(), testOnly}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -53,6 +77,7 @@ func freePorts(t testing.TB, n int) []int {
 type client struct {
 	t                     testing.TB
 	shell, control, iopub zmq4.Socket
+	stdin                 zmq4.Socket // same identity as shell: input_request is routed by it
 	hb                    zmq4.Socket
 	signer                *wire.Signer
 	session               string
@@ -68,16 +93,29 @@ func startKernel(t testing.TB) (*client, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Bind the ports early from a connection file, as `esa kernel` does
+	// during initialization; Run must take those sockets.
+	cf := filepath.Join(t.TempDir(), "kernel.json")
+	b, _ := json.Marshal(ci)
+	if err := os.WriteFile(cf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bind.Early(cf)
+	if n := bind.Count(); n != 5 {
+		t.Fatalf("%d ports bound early, want 5", n)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Conn: ci, EngineArgv: []string{self}, Log: testLog(), Version: "test"})
+		done <- Run(ctx, Config{Conn: ci, EngineArgv: []string{self}, Log: testLog(), Version: "test",
+			InterruptGrace: testGrace})
 	}()
 	signer, _ := wire.NewSigner("hmac-sha256", []byte(ci.Key))
 	c := &client{t: t, signer: signer, session: wire.NewID(), iopubMsgs: make(chan *wire.Message, 4096)}
 	cctx, ccancel := context.WithCancel(context.Background())
 	c.shell = zmq4.NewDealer(cctx, zmq4.WithID(zmq4.SocketIdentity("shell-"+c.session)))
 	c.control = zmq4.NewDealer(cctx, zmq4.WithID(zmq4.SocketIdentity("ctl-"+c.session)))
+	c.stdin = zmq4.NewDealer(cctx, zmq4.WithID(zmq4.SocketIdentity("shell-"+c.session)))
 	c.iopub = zmq4.NewSub(cctx)
 	c.hb = zmq4.NewReq(cctx)
 	dial := func(s zmq4.Socket, port int) {
@@ -92,6 +130,7 @@ func startKernel(t testing.TB) (*client, func()) {
 	}
 	dial(c.shell, p[0])
 	dial(c.control, p[1])
+	dial(c.stdin, p[2])
 	dial(c.iopub, p[3])
 	dial(c.hb, p[4])
 	_ = c.iopub.SetOption(zmq4.OptionSubscribe, "")
@@ -116,6 +155,9 @@ func startKernel(t testing.TB) (*client, func()) {
 		}
 		if c.waitIdle(id, 200*time.Millisecond) {
 			break
+		}
+		if n := bind.Count(); n != 0 {
+			t.Fatalf("%d early-bound ports not used", n)
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("iopub never delivered status")
@@ -217,12 +259,18 @@ func (c *client) execute(code string, timeout time.Duration) execResult {
 	c.t.Helper()
 	id := c.send(c.shell, "execute_request", map[string]any{"code": code, "silent": false, "store_history": true,
 		"user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": true})
+	return c.finish(id, timeout)
+}
+
+// finish collects the reply and iopub messages of execute request id.
+func (c *client) finish(id string, timeout time.Duration) execResult {
+	c.t.Helper()
 	rep := c.recv(c.shell, timeout)
 	var r execResult
 	_ = json.Unmarshal(rep.Content, &r.reply)
 	msgs, ok := c.collect(id, timeout)
 	if !ok {
-		c.t.Fatalf("no idle after %q", code)
+		c.t.Fatalf("no idle status for request %s", id)
 	}
 	for _, m := range msgs {
 		r.types = append(r.types, m.Header.MsgType)
@@ -291,6 +339,10 @@ func TestPanicInGoroutineRestartsEngine(t *testing.T) {
 }
 
 var interruptCycles = 100
+
+// testGrace is the kernel's interrupt grace period in tests, short so that
+// the stuck-engine tests finish quickly.
+const testGrace = time.Second
 
 func TestInterruptCycles(t *testing.T) {
 	c, stop := startKernel(t)

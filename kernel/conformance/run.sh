@@ -4,9 +4,10 @@
 #     failure or skip fails the run;
 #  2. jupyter kernelspec list shows the installed kernel;
 #  3. jupyter nbconvert --execute of nbconvert_test.ipynb succeeds, and
-#     `esa run` of the same notebook produces the same outputs;
+#     `esa run` of the same notebook produces the same outputs, in a file
+#     nbformat's validator accepts;
 #  4. esa install --uninstall removes the kernelspec.
-# Needs: python3-jupyter-kernel-test python3-jupyter-client python3-ipykernel jupyter-nbconvert.
+# Needs: python3-jupyter-kernel-test python3-jupyter-client python3-ipykernel jupyter-nbconvert python3-nbformat.
 # Usage: kernel/conformance/run.sh   (ESA_BIN=/path/to/esa skips the build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,6 +45,7 @@ timeout 120 jupyter nbconvert --to notebook --execute --ExecutePreprocessor.kern
 	--output-dir "$tmp" --output nbconvert_out nbconvert_test.ipynb
 timeout 120 "$tmp/esa" run nbconvert_test.ipynb -o "$tmp/esarun_out.ipynb" --html "$tmp/esarun_out.html"
 /usr/bin/python3 compare_outputs.py "$tmp/nbconvert_out.ipynb" "$tmp/esarun_out.ipynb"
+/usr/bin/python3 -c 'import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4)); print("esa run output is valid nbformat 4")' "$tmp/esarun_out.ipynb"
 
 echo "== esa run --param and failure exit status"
 timeout 60 "$tmp/esa" run nbconvert_test.ipynb --param n=5 --param name=gopher -o "$tmp/param_out.ipynb"

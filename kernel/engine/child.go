@@ -53,9 +53,7 @@ func Serve(in io.Reader, out io.Writer, symbols []interp.Exports) error {
 		return err
 	}
 	sess.Grace = graceFromEnv()
-	display.SetSink(func(o display.Output) {
-		c.send(Reply{Op: "display", Output: &o})
-	})
+	display.SetSink(c.display)
 	// Compile and run a trivial cell now, while the kernel is still
 	// connecting, so that the first real cell does not pay for warming up.
 	sess.Warm()
@@ -196,7 +194,8 @@ type child struct {
 	mu      sync.Mutex
 	enc     *json.Encoder
 	inputs  chan Request
-	seq     atomic.Int64
+	seq     atomic.Int64                    // input requests
+	marks   int64                           // markers written, under mu
 	cellCtx atomic.Pointer[context.Context] // context of the running (or last) cell
 }
 
@@ -206,6 +205,18 @@ func (c *child) send(r Reply) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_ = c.enc.Encode(r)
+}
+
+// display sends a display after a marker in both output pipes, so that
+// the parent holds back what the cell writes after it.
+func (c *child) display(o display.Output) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.marks++
+	m := marker(c.marks)
+	os.Stdout.Write(m)
+	os.Stderr.Write(m)
+	_ = c.enc.Encode(Reply{Op: "display", Output: &o, Sync: c.marks})
 }
 
 // inputReader is a cell's standard input (os.Stdin, fmt.Scan): each time

@@ -2,11 +2,14 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -51,9 +54,10 @@ type Engine struct {
 	// outMu is held while output is read from a pipe and forwarded, so that
 	// a reply handler holding it and finding both pipes empty knows that
 	// everything the child wrote before the reply has been forwarded.
-	outMu sync.Mutex
-	outs  [2]*outPipe
-	buf   []byte
+	outMu    sync.Mutex
+	outs     [2]*outPipe
+	buf      []byte
+	released int64 // output past markers up to this number may be forwarded
 
 	mu      sync.Mutex
 	nextID  int64
@@ -163,6 +167,8 @@ func Start(cfg Config) (*Engine, error) {
 	go func() {
 		e.readReplies(repR)
 		repR.Close()
+		// No display reply will come any more: let all output through.
+		e.release(math.MaxInt64)
 		st := cmd.Wait()
 		// A process the cell started may still hold the output pipes open:
 		// do not wait for it for long.
@@ -244,24 +250,69 @@ func (e *Engine) drainLocked(p *outPipe, fd int) (eof bool) {
 	}
 }
 
-// forwardLocked passes on p's pending bytes, keeping an incomplete UTF-8
-// sequence at the end for the next read unless all is set.
+// forwardLocked passes on p's pending bytes up to the first marker of a
+// display not yet forwarded; it keeps an incomplete UTF-8 sequence or
+// marker at the end for the next read unless all is set.
 func (e *Engine) forwardLocked(p *outPipe, all bool) {
-	cut := len(p.pending)
-	if !all {
-		for k := 1; k <= 3 && k <= len(p.pending); k++ {
-			if utf8.RuneStart(p.pending[len(p.pending)-k]) {
-				if !utf8.FullRune(p.pending[len(p.pending)-k:]) {
-					cut = len(p.pending) - k
-				}
-				break
-			}
+	text := func(b []byte) {
+		if len(b) > 0 {
+			e.h.Stream(p.name, string(b))
 		}
 	}
-	if cut > 0 {
-		e.h.Stream(p.name, string(p.pending[:cut]))
-		p.pending = append(p.pending[:0], p.pending[cut:]...)
+	for len(p.pending) > 0 {
+		i := bytes.IndexByte(p.pending, 0)
+		if i < 0 {
+			cut := len(p.pending)
+			if !all {
+				cut -= incompleteRune(p.pending)
+			}
+			text(p.pending[:cut])
+			p.pending = append(p.pending[:0], p.pending[cut:]...)
+			return
+		}
+		if i > 0 {
+			text(p.pending[:i])
+			p.pending = append(p.pending[:0], p.pending[i:]...)
+		}
+		// p.pending starts with NUL: a marker, the start of one, or text.
+		end := bytes.IndexByte(p.pending[1:], 0) + 1
+		head := p.pending
+		if end > 0 {
+			head = p.pending[:end+1]
+		}
+		isMarker := bytes.HasPrefix(head, []byte(markerPrefix)) || bytes.HasPrefix([]byte(markerPrefix), head)
+		if isMarker && end == 0 && len(head) < markerMax && !all {
+			return // the rest of the marker is still to come
+		}
+		n, err := int64(0), error(nil)
+		if isMarker && end > 0 && len(head) > len(markerPrefix) {
+			n, err = strconv.ParseInt(string(head[len(markerPrefix):end]), 10, 64)
+		} else {
+			err = strconv.ErrSyntax
+		}
+		if err != nil {
+			text(p.pending[:1]) // a NUL the cell wrote
+			p.pending = append(p.pending[:0], p.pending[1:]...)
+			continue
+		}
+		if n > e.released {
+			return // hold what follows until display n has been forwarded
+		}
+		p.pending = append(p.pending[:0], p.pending[len(head):]...)
 	}
+}
+
+// incompleteRune is the length of an incomplete UTF-8 sequence ending b.
+func incompleteRune(b []byte) int {
+	for k := 1; k <= 3 && k <= len(b); k++ {
+		if utf8.RuneStart(b[len(b)-k]) {
+			if !utf8.FullRune(b[len(b)-k:]) {
+				return k
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 // flushOutput forwards everything the child has written to its output
@@ -274,6 +325,18 @@ func (e *Engine) flushOutput() {
 			_ = p.rc.Control(func(fd uintptr) { e.drainLocked(p, int(fd)) })
 		}
 		e.forwardLocked(p, true)
+	}
+}
+
+// release lets output past marker n through.
+func (e *Engine) release(n int64) {
+	e.outMu.Lock()
+	defer e.outMu.Unlock()
+	if n > e.released {
+		e.released = n
+	}
+	for _, p := range e.outs {
+		e.forwardLocked(p, p.eof)
 	}
 }
 
@@ -291,6 +354,7 @@ func (e *Engine) readReplies(r io.Reader) {
 			if rep.Output != nil {
 				e.h.Display(*rep.Output)
 			}
+			e.release(rep.Sync)
 		case "input_request":
 			e.mu.Lock()
 			x := e.exec

@@ -4,16 +4,22 @@
 //
 // The child's stdout and stderr are pipes the parent forwards as stream
 // output, so whatever compiled code writes to file descriptors 1 and 2 is
-// seen. Requests travel on fd 3 and replies on fd 4 as JSON lines. Output
-// keeps its order without any handshake: the child writes a cell's output
-// before its reply, and the parent, before it acts on a reply, empties both
-// output pipes itself (non-blocking reads under the lock the forwarding
-// goroutines hold while they forward). So output is flushed before the
-// execute reply at the cost of two read calls per reply.
+// seen. Requests travel on fd 3 and replies on fd 4 as JSON lines.
+//
+// Output keeps its order relative to replies. A cell's output is in the
+// pipes before its result is written, and the parent, before it acts on a
+// reply, empties both pipes itself (non-blocking reads under the lock the
+// forwarding goroutines hold while they forward): a result costs two read
+// calls, no handshake. A display, which comes in the middle of a cell's
+// output, also needs what the cell writes after it held back: the child
+// writes a numbered marker to both pipes before the display reply, and the
+// parent forwards output only up to a marker until the display with that
+// number has been forwarded.
 package engine
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"esa/kernel/session"
@@ -53,14 +59,24 @@ type Reply struct {
 	Found bool   `json:"found,omitempty"`
 	Text  string `json:"text,omitempty"`
 
-	// display
+	// display, and the number of the marker written before it
 	Output *display.Output `json:"output,omitempty"`
+	Sync   int64           `json:"sync,omitempty"`
 
 	// input_request
 	Seq      int64  `json:"seq,omitempty"`
 	Prompt   string `json:"prompt,omitempty"`
 	Password bool   `json:"password,omitempty"`
 }
+
+// A marker in the output pipes: NUL never occurs in text output, so it
+// cannot be confused with what a cell prints.
+const (
+	markerPrefix = "\x00esa-sync:"
+	markerMax    = 40 // longer than any marker: a NUL that starts none is text
+)
+
+func marker(n int64) []byte { return []byte(markerPrefix + strconv.FormatInt(n, 10) + "\x00") }
 
 // graceEnv passes the interrupt grace period to the child.
 const graceEnv = "ESA_ENGINE_GRACE"

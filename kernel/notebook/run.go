@@ -163,7 +163,13 @@ func Run(ctx context.Context, nb *Notebook, symbols []interp.Exports, progress f
 	if err != nil {
 		return err
 	}
-	display.SetSink(col.display)
+	// A display comes straight from the cell while its printed output is
+	// still on its way through the pipes: let that arrive first.
+	display.SetSink(func(o display.Output) {
+		stdout.sync()
+		stderr.sync()
+		col.display(o)
+	})
 	defer display.SetSink(nil)
 	nb.Metadata["language_info"] = map[string]any{"name": "go", "mimetype": "text/x-go", "file_extension": ".go",
 		"pygments_lexer": "go", "codemirror_mode": "go"}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"esa/stdlib/symbols"
 	"path"
 
 	"errors"
@@ -249,6 +250,15 @@ var (
 // pkgDoc returns the doc comment of path.name from the package's source,
 // when the source is on this machine (GOROOT for the standard library).
 func pkgDoc(path, name string) string {
+	// The project's notebook packages carry their docs in the generated
+	// symbol tables, so an installed binary shows them without sources.
+	full := path
+	if f, ok := symbols.Short[path]; ok {
+		full = f
+	}
+	if d := symbols.Docs[full][name]; d != "" {
+		return d
+	}
 	docMu.Lock()
 	defer docMu.Unlock()
 	p, ok := docCache[path]

@@ -6,6 +6,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,9 +77,6 @@ type Session struct {
 	// Grace is how long compiled code may keep running after an interrupt
 	// before the cell's error is marked Stuck.
 	Grace time.Duration
-	// stopped: the last cell was interrupted, and the interpreter needs a
-	// fresh cancellation channel (rearm) before the next one runs.
-	stopped bool
 }
 
 type declInfo struct {
@@ -169,7 +168,6 @@ func (s *Session) Reset() error {
 		return fmt.Errorf("session: prelude: %w", err)
 	}
 	s.in = in
-	s.rearm()
 	s.imports = map[string]string{}
 	s.decls = map[string]declInfo{}
 	s.typeDefs = map[string]string{}
@@ -306,88 +304,83 @@ func (s *Session) eval(ctx context.Context, src, cell string) (v reflect.Value, 
 	if ctx.Err() != nil {
 		return reflect.Value{}, &Error{Name: "Interrupted", Value: "cell interrupted", Traceback: []string{"Interrupted: the cell was stopped"}}
 	}
-	// Compiling here rather than in a fresh goroutine spares the compiler's
-	// deep recursion a stack that starts small and grows by copying on every
-	// cell; only running the cell needs its own goroutine.
-	prog, err := s.in.Compile(src)
-	if err != nil {
+	var err error
+	if compileSeparately {
+		// Compiling here rather than in ExecuteWithContext's fresh goroutine
+		// spares the compiler's deep recursion a stack that starts small and
+		// grows by copying on every cell: about 70 µs of a trivial cell's
+		// 120. Only running the cell needs the interruptible goroutine.
+		prog, cerr := s.in.Compile(src)
+		if cerr != nil {
+			return reflect.Value{}, s.convertError(cerr, cell)
+		}
+		v, err = s.in.ExecuteWithContext(ctx, prog)
+	} else {
+		v, err = s.in.EvalWithContext(ctx, src)
+	}
+	if err == nil {
+		return v, nil
+	}
+	if ctx.Err() == nil {
 		return reflect.Value{}, s.convertError(err, cell)
 	}
-	if s.stopped {
-		s.rearm()
-	}
-	// Execute runs in a goroutine this function watches itself (rather than
-	// ExecuteWithContext, which returns at the interrupt while the cell's
-	// goroutine is still running), so that an interrupt is over exactly when
-	// the cell's code has stopped.
-	finished := make(chan struct{})
-	var rv reflect.Value
-	var rerr error
-	go func() {
-		defer close(finished)
-		rv, rerr = s.in.Execute(prog)
-	}()
-	select {
-	case <-finished:
-		if rerr == nil {
-			return rv, nil
-		}
-		return reflect.Value{}, s.convertError(rerr, cell)
-	case <-ctx.Done():
-	}
 	e = &Error{Name: "Interrupted", Value: "cell interrupted", Traceback: []string{"Interrupted: the cell was stopped"}}
-	if !s.stop(finished) {
+	if !s.waitStopped() {
 		e.Stuck = true
 		e.Traceback = append(e.Traceback, "compiled code did not stop within "+s.Grace.String())
 	}
 	return reflect.Value{}, e
 }
 
-// stop stops the interpreter's running code and waits, at most Grace, for
-// the cell's goroutine to finish; interpreted code stops at once, compiled
-// code only when it returns.
-func (s *Session) stop(finished <-chan struct{}) bool {
-	s.stopped = true
-	s.halt()
-	deadline := time.NewTimer(s.Grace)
-	defer deadline.Stop()
-	pause := 500 * time.Microsecond
+// waitStopped waits, at most Grace, until the goroutine yaegi runs an
+// interrupted cell in has ended: interpreted code stops at once, compiled
+// code only when it returns. yaegi's *WithContext functions return as soon
+// as they have signalled the stop, and yaegi offers no other way to learn
+// when the cell's goroutine is gone than looking for it among the running
+// goroutines.
+func (s *Session) waitStopped() bool {
+	deadline := time.Now().Add(s.Grace)
+	buf := make([]byte, 1<<16)
+	pause := 50 * time.Microsecond
+	halted := false
 	for {
-		select {
-		case <-finished:
-			return true
-		case <-deadline.C:
-			return false
-		case <-time.After(pause):
+		n := runtime.Stack(buf, true)
+		for n == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			n = runtime.Stack(buf, true)
 		}
-		// A stop that lands before the cell's first frame has started is
-		// lost (the frame takes the new run id): stop again until the cell
-		// ends.
-		s.halt()
-		if pause < 50*time.Millisecond {
+		cell := bytes.Contains(buf[:n], []byte(cellGoroutine))
+		// halt's goroutines parse with the interpreter's file set, which
+		// yaegi does not guard against concurrent parsing: the next cell
+		// must not start while one is still at it.
+		halting := halted && bytes.Contains(buf[:n], []byte(haltGoroutine))
+		if !cell && !halting {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return !cell
+		}
+		time.Sleep(pause)
+		if pause < 20*time.Millisecond {
 			pause *= 2
+		}
+		if cell && pause >= time.Millisecond {
+			// A stop that lands before the cell's first frame has started
+			// is lost (the frame takes the new run id): stop again.
+			s.halt()
+			halted = true
 		}
 	}
 }
 
-// halt is yaegi's stop: EvalWithContext with a cancelled context bumps the
-// interpreter's run id (running frames see it and return) and closes the
-// channel that blocked channel operations select on. The source must not
-// compile: running a program would reset the global frame's run id and
-// could undo the stop.
+// halt repeats yaegi's stop: EvalWithContext with a cancelled context bumps
+// the interpreter's run id, which running frames compare against. The
+// source must not compile: running a program would reset the global
+// frame's run id and could undo the stop.
 func (s *Session) halt() {
 	stopped, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, _ = s.in.EvalWithContext(stopped, "}")
-}
-
-// rearm gives the interpreter a fresh, open cancellation channel and turns
-// on cancellable channel operations, which EvalWithContext does as a side
-// effect; "}" fails to parse, so nothing runs. Needed once at start and
-// after every stop, which closes the channel.
-func (s *Session) rearm() {
-	_, _ = s.in.EvalWithContext(context.Background(), "}")
-	s.stopped = false
 }
 
 // Warm compiles and runs a trivial cell, so that the first cell a user

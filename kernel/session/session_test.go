@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +255,21 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Inspect of a notebook API function shows its signature and its doc comment
+// (from the generated tables, not a source tree).
+func TestInspectShowsESADocs(t *testing.T) {
+	f := newFixture(t)
+	if r := f.s.Exec(context.Background(), `import "esa"`); r.Err != nil {
+		t.Fatal(r.Err.Value)
+	}
+	text, ok := f.s.Inspect("esa.SelectTop", len("esa.SelectTop"))
+	if !ok || !strings.Contains(text, "func(") || !strings.Contains(text, "selects the k highest scores") {
+		t.Fatalf("inspect: %v %q", ok, text)
+	}
+	m, _, _ := f.s.Complete("esa.Sel", len("esa.Sel"))
+	if !slices.Contains(m, "esa.SelectTop") && !slices.Contains(m, "SelectTop") {
+		t.Fatalf("completion of esa.Sel: %v", m)
+	}
 }
