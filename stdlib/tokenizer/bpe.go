@@ -228,45 +228,14 @@ func (a queued) less(b queued) bool {
 // ordered by (rank, position); stale entries (whose pair no longer exists)
 // are skipped when popped. O(n log n) in the number of symbols.
 func (m *bpeModel) mergeAll(syms []symbol) {
-	h := make([]queued, 0, len(syms))
-	push := func(q queued) {
-		h = append(h, q)
-		for i := len(h) - 1; i > 0; {
-			p := (i - 1) / 2
-			if !h[i].less(h[p]) {
-				break
-			}
-			h[i], h[p] = h[p], h[i]
-			i = p
-		}
-	}
-	pop := func() queued {
-		top := h[0]
-		n := len(h) - 1
-		h[0] = h[n]
-		h = h[:n]
-		for i := 0; ; {
-			l, r, s := 2*i+1, 2*i+2, i
-			if l < n && h[l].less(h[s]) {
-				s = l
-			}
-			if r < n && h[r].less(h[s]) {
-				s = r
-			}
-			if s == i {
-				break
-			}
-			h[i], h[s] = h[s], h[i]
-			i = s
-		}
-		return top
-	}
+	h := queue[queued]{items: make([]queued, 0, len(syms)), less: queued.less}
+	push, pop := h.push, h.pop
 	for i := 0; i+1 < len(syms); i++ {
 		if mt, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
 			push(queued{rank: mt.rank, pos: int32(i), id: mt.id})
 		}
 	}
-	for len(h) > 0 {
+	for h.len() > 0 {
 		top := pop()
 		cur := &syms[top.pos]
 		if cur.size == 0 || cur.next < 0 {

@@ -185,7 +185,7 @@ func (a scored) better(b scored) bool {
 // merge applies run.c's greedy merges. A pair only counts when its merged
 // score beats run.c's starting best of -1e10.
 func (t *llama2cTokenizer) merge(syms []symbol) {
-	var h []scored
+	h := queue[scored]{less: scored.better}
 	push := func(pos int32) {
 		nx := syms[pos].next
 		if nx < 0 {
@@ -196,43 +196,13 @@ func (t *llama2cTokenizer) merge(syms []symbol) {
 		if !ok || !(t.scores[id] > -1e10) {
 			return
 		}
-		q := scored{score: t.scores[id], pos: pos, left: l, right: r, id: id}
-		h = append(h, q)
-		for i := len(h) - 1; i > 0; {
-			p := (i - 1) / 2
-			if !h[i].better(h[p]) {
-				break
-			}
-			h[i], h[p] = h[p], h[i]
-			i = p
-		}
-	}
-	pop := func() scored {
-		top := h[0]
-		n := len(h) - 1
-		h[0] = h[n]
-		h = h[:n]
-		for i := 0; ; {
-			l, r, s := 2*i+1, 2*i+2, i
-			if l < n && h[l].better(h[s]) {
-				s = l
-			}
-			if r < n && h[r].better(h[s]) {
-				s = r
-			}
-			if s == i {
-				break
-			}
-			h[i], h[s] = h[s], h[i]
-			i = s
-		}
-		return top
+		h.push(scored{score: t.scores[id], pos: pos, left: l, right: r, id: id})
 	}
 	for i := int32(0); int(i)+1 < len(syms); i++ {
 		push(i)
 	}
-	for len(h) > 0 {
-		q := pop()
+	for h.len() > 0 {
+		q := h.pop()
 		cur := &syms[q.pos]
 		if cur.size == 0 || cur.next < 0 || cur.id != q.left || syms[cur.next].id != q.right {
 			continue // stale: a neighbour changed since this pair was queued
