@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"esa/stdlib/display"
 	"fmt"
 	"go/ast"
 	"go/constant"
@@ -196,6 +197,10 @@ func (p *panicFilter) Write(b []byte) (int, error) {
 
 // Exec evaluates one cell. Cancelling ctx interrupts it.
 func (s *Session) Exec(ctx context.Context, code string) Result {
+	// Compiled library calls observe the cell's context through
+	// display.Context, so an interrupt reaches them too.
+	display.SetContext(ctx)
+	defer display.SetContext(nil)
 	if m, ok := parseMagic(code); ok {
 		return s.magic(ctx, m)
 	}

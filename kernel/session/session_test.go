@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"esa/stdlib/display"
 	"esa/stdlib/symbols"
 
 	"github.com/traefik/yaegi/interp"
@@ -271,5 +272,28 @@ func TestInspectShowsESADocs(t *testing.T) {
 	m, _, _ := f.s.Complete("esa.Sel", len("esa.Sel"))
 	if !slices.Contains(m, "esa.SelectTop") && !slices.Contains(m, "SelectTop") {
 		t.Fatalf("completion of esa.Sel: %v", m)
+	}
+}
+
+// Compiled calls in a cell see the cell's context through display.Context,
+// so the interrupt that cancels the cell reaches them; outside a cell it is
+// the background context.
+func TestCellContextReachesCompiledCode(t *testing.T) {
+	f := newFixture(t)
+	if r := f.s.Exec(context.Background(), `import "display"`); r.Err != nil {
+		t.Fatal(r.Err.Value)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	r := f.s.Exec(ctx, `if _, ok := display.Context().Deadline(); !ok { panic("the cell's context is not the one Exec was given") }`)
+	if r.Err != nil {
+		t.Fatalf("%s: %s", r.Err.Name, r.Err.Value)
+	}
+	live := f.s.Exec(context.Background(), `if display.Context().Err() != nil { panic("stale context") }`)
+	if live.Err != nil {
+		t.Fatalf("%s: %s", live.Err.Name, live.Err.Value)
+	}
+	if display.Context() != context.Background() {
+		t.Fatal("display.Context not reset after the cell")
 	}
 }
