@@ -28,6 +28,7 @@ func init() {
 		"MarkdownBundle": reflect.ValueOf(display.MarkdownBundle),
 		"New":            reflect.ValueOf(display.New),
 		"NewProgress":    reflect.ValueOf(display.NewProgress),
+		"NewTable":       reflect.ValueOf(display.NewTable),
 		"PNG":            reflect.ValueOf(display.PNG),
 		"PNGBundle":      reflect.ValueOf(display.PNGBundle),
 		"SVG":            reflect.ValueOf(display.SVG),
@@ -44,6 +45,7 @@ func init() {
 		"MIMEBundler": reflect.ValueOf((*display.MIMEBundler)(nil)),
 		"Output":      reflect.ValueOf((*display.Output)(nil)),
 		"Progress":    reflect.ValueOf((*display.Progress)(nil)),
+		"Table":       reflect.ValueOf((*display.Table)(nil)),
 
 		// interface wrapper definitions
 		"_MIMEBundler": reflect.ValueOf((*_esa_stdlib_display_MIMEBundler)(nil)),

@@ -49,6 +49,10 @@ func TestNotebookAPIUnderYaegi(t *testing.T) {
 		`fig, err := plot.Histogram("scores", []float64{1, 2, 3, 4, 100}, 0)
 		 if err != nil { panic(err) }
 		 display.Show(fig)`,
+		`tb := display.NewTable([]string{"set", "ppl"})
+		 tb.AddRow([]any{"base", base.Perplexity})
+		 tb.AddRow([]any{"top zeroed", after.Perplexity})
+		 fmt.Println(tb.String())`,
 		`_ = bottom; _ = rnd`,
 	}
 	for _, src := range steps {
@@ -56,7 +60,7 @@ func TestNotebookAPIUnderYaegi(t *testing.T) {
 			t.Fatalf("%s\n-> %s: %s\n%s\noutput: %s", src, r.Err.Name, r.Err.Value, strings.Join(r.Err.Traceback, "\n"), out.String())
 		}
 	}
-	if !strings.Contains(out.String(), "ppl ") {
+	if !strings.Contains(out.String(), "ppl ") || !strings.Contains(out.String(), "top zeroed") {
 		t.Fatalf("output: %s", out.String())
 	}
 }
