@@ -9,6 +9,8 @@ import (
 	"esa/stdlib/display"
 
 	"esa/stdlib/checkpoint"
+	"esa/stdlib/data"
+	smoke "esa/stdlib/esa/data"
 	"esa/stdlib/esa/perturb"
 	"esa/stdlib/esa/rank"
 	"esa/stdlib/esa/sensitivity"
@@ -59,6 +61,17 @@ func stderrIsTerminal() bool {
 // otherwise every tensor is converted (bf16, fp16, fp32).
 func Load(path string, dtype DType) (*model.Model, error) {
 	return checkpoint.Load(path, checkpoint.Options{DType: string(dtype)})
+}
+
+// ReadTexts reads the texts of a data file the way Run's --data-file does
+// (JSONL with a "text" field, or one text per non-empty line). path "" is
+// the built-in smoke set; a named file that is missing or empty is an error,
+// never a fallback to the smoke set.
+func ReadTexts(path string) ([]string, error) {
+	if path == "" {
+		return smoke.Smoke(), nil
+	}
+	return data.ReadTexts(path)
 }
 
 // Evaluate is perplexity and token accuracy of m on texts truncated at
@@ -116,6 +129,30 @@ func SelectTop(ctx context.Context, s *sensitivity.Scores, k int, mode Mode) (*r
 func SelectBottom(ctx context.Context, s *sensitivity.Scores, k int, mode Mode) (*rank.Set, error) {
 	_, bottom, err := rank.Select(ctx, s.Source(), rank.Options{K: k, Global: mode == Global, Bottom: true})
 	return bottom, err
+}
+
+// Rank selects the top-k and bottom-k sets (same mode and count rules as
+// SelectTop) in one streaming pass over the scores, half the reading of
+// SelectTop followed by SelectBottom; nothing is rescored.
+func Rank(ctx context.Context, s *sensitivity.Scores, k int, mode Mode) (top, bottom *rank.Set, err error) {
+	if s == nil {
+		return nil, nil, errors.New("esa: Rank needs the scores of Sensitivity")
+	}
+	return rank.Select(ctx, s.Source(), rank.Options{K: k, Global: mode == Global, Top: true, Bottom: true})
+}
+
+// Jaccard is the overlap |a∩b| / |a∪b| of two selected sets of weights (1
+// for two empty sets), e.g. of top-k sets scored on different calibration
+// data. A nil set counts as empty: Results.Bottom is nil when bottom_k was
+// not a control, and a cell must not panic on it.
+func Jaccard(a, b *rank.Set) float64 {
+	if a == nil {
+		a = &rank.Set{}
+	}
+	if b == nil {
+		b = &rank.Set{}
+	}
+	return rank.Jaccard(a, b)
 }
 
 // SelectRandom draws the random control of SelectTop's size and mode from seed, with

@@ -42,6 +42,7 @@ type ModelInfo struct {
 	Architecture  string   `json:"architecture"`
 	Format        string   `json:"format"`
 	Parameters    int64    `json:"parameters"`
+	VocabSize     int      `json:"vocab_size"` // rows of the token embedding
 	ScoredTensors int      `json:"scored_tensors"`
 	ScoredWeights int64    `json:"scored_weights"`
 	DTypes        []string `json:"dtypes"` // stored dtypes analysed (after --dtype)

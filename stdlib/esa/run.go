@@ -152,7 +152,7 @@ func (x *experiment) load(ctx context.Context) error {
 	}
 	x.m = m
 	info := ModelInfo{Path: ck.Path, Name: output.ModelName(x.cfg.Model), Architecture: m.Config.Architecture,
-		Format: ck.Format, Parameters: ck.Parameters(), DTypes: ck.DTypes(), Converted: x.cfg.DType != "", Notes: ck.Notes}
+		Format: ck.Format, Parameters: ck.Parameters(), VocabSize: m.Config.Vocab, DTypes: ck.DTypes(), Converted: x.cfg.DType != "", Notes: ck.Notes}
 	if x.cfg.MaxLength > m.Config.MaxSeqLen && m.Config.MaxSeqLen > 0 {
 		return &UsageError{fmt.Errorf("--max-length %d exceeds the model's max_position_embeddings %d", x.cfg.MaxLength, m.Config.MaxSeqLen)}
 	}

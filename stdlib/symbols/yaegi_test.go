@@ -42,7 +42,8 @@ func TestNotebookAPIUnderYaegi(t *testing.T) {
 		 if err != nil { panic(err) }`,
 		`cfg := esa.DefaultConfig()
 		 cfg.Perturb = esa.Zero
-		 spec := cfg.PerturbSpec(0)
+		 spec, err := cfg.PerturbSpec(0)
+		 if err != nil { panic(err) }
 		 after, pr, err := esa.PerturbEvaluate(ctx, m, s, top, spec, texts, 64, 2)
 		 if err != nil { panic(err) }
 		 fmt.Println("ppl", base.Perplexity, after.Perplexity, pr)`,
@@ -54,6 +55,19 @@ func TestNotebookAPIUnderYaegi(t *testing.T) {
 		 tb.AddRow([]any{"top zeroed", after.Perplexity})
 		 fmt.Println(tb.String())`,
 		`_ = bottom; _ = rnd`,
+		`smokeTexts, err := esa.ReadTexts("")
+		 if err != nil || len(smokeTexts) == 0 { panic(fmt.Sprint("ReadTexts: ", err)) }
+		 if _, err := esa.ReadTexts("no-such-file.txt"); err == nil { panic("ReadTexts: missing file accepted") }`,
+		`top2, bottom2, err := esa.Rank(ctx, s, 5, esa.PerLayer)
+		 if err != nil || top2.Len() != top.Len() || bottom2.Len() != bottom.Len() { panic(fmt.Sprint("Rank: ", err)) }`,
+		`if j := esa.Jaccard(top, top2); j != 1 { panic(fmt.Sprint("Jaccard(top, Rank's top) = ", j)) }
+		 if j := esa.Jaccard(bottom, bottom2); j != 1 { panic(fmt.Sprint("Jaccard(bottom, Rank's bottom) = ", j)) }
+		 if j := esa.Jaccard(top, nil); j != 0 { panic(fmt.Sprint("Jaccard(top, nil) = ", j)) }`,
+		`rc := esa.DefaultConfig()
+		 rc.Model, rc.Metric, rc.TopK, rc.MaxSamples, rc.MaxLength = "builtin", esa.Magnitude, 2, 2, 32
+		 res, err := esa.Run(ctx, rc, esa.RunOptions{})
+		 if err != nil { panic(err) }
+		 if res.Model.VocabSize != m.Config.Vocab || res.Model.VocabSize == 0 { panic(fmt.Sprint("VocabSize ", res.Model.VocabSize, " want ", m.Config.Vocab)) }`,
 	}
 	for _, src := range steps {
 		if r := s.Exec(context.Background(), src); r.Err != nil {
