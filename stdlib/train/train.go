@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"esa/stdlib/corpus"
+	"esa/stdlib/esa/output"
 	"esa/stdlib/eval"
 	"esa/stdlib/model"
 	"esa/stdlib/progress"
@@ -70,11 +71,11 @@ func Run(ctx context.Context, opts Options, outDir string, log io.Writer, rep pr
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(outDir, "tokenizer.json"), tokJSON); err != nil {
+	if err := output.WriteFile(filepath.Join(outDir, "tokenizer.json"), tokJSON); err != nil {
 		return nil, err
 	}
 	tokCfg := []byte(`{"tokenizer_class": "LlamaTokenizer", "add_bos_token": true, "add_eos_token": false, "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "model_max_length": ` + fmt.Sprint(opts.SeqLen) + "}\n")
-	if err := writeFile(filepath.Join(outDir, "tokenizer_config.json"), tokCfg); err != nil {
+	if err := output.WriteFile(filepath.Join(outDir, "tokenizer_config.json"), tokCfg); err != nil {
 		return nil, err
 	}
 	tok, err := tokenizer.LoadHFDir(outDir)
@@ -190,7 +191,7 @@ func Run(ctx context.Context, opts Options, outDir string, log io.Writer, rep pr
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(outDir, "config.json"), append(cj, '\n')); err != nil {
+	if err := output.WriteFile(filepath.Join(outDir, "config.json"), append(cj, '\n')); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -229,26 +230,4 @@ func initModel(cfg model.Config, seed uint64) (*model.Model, error) {
 
 func isResidualOut(name string) bool {
 	return strings.HasSuffix(name, ".o_proj.weight") || strings.HasSuffix(name, ".down_proj.weight")
-}
-
-// writeFile writes atomically (temp + rename).
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
