@@ -2,7 +2,8 @@
 // `esa train` on the project's own generated stories (stdlib/corpus), so that
 // every command and notebook runs offline on a fresh machine.
 //
-// Recipe (reproduces model/ bit for bit on the same CPU architecture):
+// Recipe (reproduces model/ byte for byte with this engine on the same CPU
+// architecture; a change to the engine's arithmetic order needs a retrain):
 //
 //	esa train --out stdlib/builtin/model --seed 1
 //
