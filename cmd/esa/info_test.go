@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"esa/internal/testmodels"
+	"esa/stdlib/builtin"
 )
 
 // run calls a command in-process and returns its exit code and output.
@@ -78,11 +79,26 @@ func TestInfoConfig(t *testing.T) {
 	}
 }
 
-// With no model named, info describes the built-in model.
+// With no model named, info describes the built-in model: the same model
+// --config on its embedded config.json describes.
 func TestInfoBuiltin(t *testing.T) {
+	dir, err := builtin.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want struct {
+		Parameters int64 `json:"parameters"`
+	}
 	code, out, stderr := runCmd(t, infoCmd, "--json")
-	if code != 0 || !strings.Contains(out, `"parameters": 443232`) {
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	code, out, stderr = runCmd(t, infoCmd, "--json", "--config", filepath.Join(dir, "config.json"))
+	if code != 0 || json.Unmarshal([]byte(out), &want) != nil {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if got.Parameters == 0 || got.Parameters != want.Parameters {
+		t.Fatalf("built-in model: %d parameters from its weights, %d from its config", got.Parameters, want.Parameters)
 	}
 }
 
