@@ -206,6 +206,70 @@ func sameSet(a, b *rank.Set, scores bool) bool {
 	})
 }
 
+// tiesOnly checks that set a (from GPU scores) equals set b (from the CPU
+// scores src) but for elements whose CPU score is within twice the gradient
+// tolerance (1e-3 of the largest score of the group: all tensors when
+// global, else the element's tensor) of b's boundary score.
+func tiesOnly(a, b *rank.Set, src sliceSource, global, bottom bool) (swaps int, err error) {
+	group := func(e rank.Entry) int {
+		if global {
+			return -1
+		}
+		return e.Tensor
+	}
+	bound, scale := map[int]float64{}, map[int]float64{}
+	for _, e := range b.Entries {
+		g, s := group(e), float64(e.Score)
+		if v, ok := bound[g]; !ok || (bottom && s > v) || (!bottom && s < v) {
+			bound[g] = s
+		}
+	}
+	for ti, sc := range src.scores {
+		for _, v := range sc {
+			g := ti
+			if global {
+				g = -1
+			}
+			scale[g] = math.Max(scale[g], math.Abs(float64(v)))
+		}
+	}
+	key := func(e rank.Entry) [2]int64 { return [2]int64{int64(e.Tensor), e.Flat} }
+	inA, inB := map[[2]int64]bool{}, map[[2]int64]bool{}
+	for _, e := range a.Entries {
+		inA[key(e)] = true
+	}
+	for _, e := range b.Entries {
+		inB[key(e)] = true
+	}
+	check := func(e rank.Entry, other map[[2]int64]bool) error {
+		if other[key(e)] {
+			return nil
+		}
+		swaps++
+		g := group(e)
+		s := float64(src.scores[e.Tensor][e.Flat])
+		if d := math.Abs(s - bound[g]); d > 2e-3*scale[g] {
+			return fmt.Errorf("%s[%d] (CPU score %.6g) is in one set only, %.3g from the boundary %.6g: more than the tolerance %.3g",
+				src.info[e.Tensor].Name, e.Flat, s, d, bound[g], 2e-3*scale[g])
+		}
+		return nil
+	}
+	if len(a.Entries) != len(b.Entries) {
+		return 0, fmt.Errorf("%d entries, CPU %d", len(a.Entries), len(b.Entries))
+	}
+	for _, e := range a.Entries {
+		if err := check(e, inB); err != nil {
+			return swaps, err
+		}
+	}
+	for _, e := range b.Entries {
+		if err := check(e, inA); err != nil {
+			return swaps, err
+		}
+	}
+	return swaps / 2, nil
+}
+
 func TestStoriesTopK(t *testing.T) {
 	dev := openDevice(t)
 	cpu, gpu := twoModels(t, dev, testmodels.Path(t, "stories260K-hf"))
@@ -224,12 +288,20 @@ func TestStoriesTopK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The GPU backend's gradients give the same sets as the CPU's.
-		okT, okB := sameSet(ht, ct, false), sameSet(hb, cb, false)
-		record(t, "stories grad_x_weight top-k sets, GPU vs CPU gradients ("+name+")", okT && okB,
-			map[string]any{"jaccard_top": rank.Jaccard(ht, ct), "jaccard_bottom": rank.Jaccard(hb, cb)})
-		if !okT || !okB {
-			t.Errorf("%s: sets from GPU gradients differ from CPU ones: Jaccard top %.4f bottom %.4f", name, rank.Jaccard(ht, ct), rank.Jaccard(hb, cb))
+		// The GPU backend's gradients give the same sets as the CPU's, up to
+		// near-ties: the gradients agree to 1e-3 of each tensor's largest
+		// (TestStoriesMatchesCPU), so scores that close to the k-th may swap
+		// across the boundary — in the bottom sets, where scores are tiny,
+		// they do.
+		swT, errT := tiesOnly(ht, ct, srcC, opt.Global, false)
+		swB, errB := tiesOnly(hb, cb, srcC, opt.Global, true)
+		record(t, "stories grad_x_weight top-k sets, GPU vs CPU gradients ("+name+")", errT == nil && errB == nil,
+			map[string]any{"jaccard_top": rank.Jaccard(ht, ct), "jaccard_bottom": rank.Jaccard(hb, cb), "tie_swaps_top": swT, "tie_swaps_bottom": swB})
+		t.Logf("%s: Jaccard top %.4f (%d near-tie swaps), bottom %.4f (%d)", name, rank.Jaccard(ht, ct), swT, rank.Jaccard(hb, cb), swB)
+		for _, err := range []error{errT, errB} {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
 		}
 		// Device selection over the device's gradient equals rank.Select
 		// over the same scores on the host, bit for bit.

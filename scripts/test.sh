@@ -32,6 +32,15 @@ go test -count=1 -timeout 30m ./...
 echo "== go test (pure-Go fallbacks of the SIMD kernels)"
 go test -count=1 -tags purego ./stdlib/blas/ ./stdlib/backend/
 
+if [ -f /opt/esa-cuda/include/cuda.h ] && command -v clang++-14 >/dev/null; then
+  echo "== the CUDA backend on the CPU emulator of the driver (gpu/emu)"
+  scripts/gpu-emu.sh
+elif [ "${ESA_REQUIRE_CUDA_EMU:-}" = 1 ]; then
+  echo "ESA_REQUIRE_CUDA_EMU=1 but cuda.h (scripts/install-cuda-headers.sh) or clang++-14 is missing"; exit 1
+else
+  echo "== skipping the emulated CUDA backend: needs cuda.h (scripts/install-cuda-headers.sh) and clang++-14"
+fi
+
 if [ -x kernel/conformance/run.sh ]; then
   echo "== Jupyter conformance"
   kernel/conformance/run.sh

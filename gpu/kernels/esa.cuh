@@ -8,6 +8,11 @@
 // long long, double) because gorgonia.org/cu's Launch copies 8 bytes per
 // parameter (kernels_test.go checks the PTX for it).
 #pragma once
+#ifdef ESA_EMU
+// Host C++ for the CPU emulator of the driver (gpu/emu): the same qualifiers,
+// builtin variables and NVPTX builtins, defined over emulated threads.
+#include "../emu/emu.h"
+#else
 #include <__clang_cuda_builtin_vars.h>
 
 #define __global__ __attribute__((global))
@@ -15,6 +20,7 @@
 #define __shared__ __attribute__((shared))
 #define ESA_INLINE static __device__ __inline__ __attribute__((always_inline))
 #define KERNEL extern "C" __global__ void
+#endif
 
 typedef long long i64;
 typedef unsigned long long u64;
