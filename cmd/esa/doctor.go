@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"esa/gpu"
+	"esa/stdlib/esa"
 	"esa/stdlib/esa/output"
 )
 
@@ -47,5 +48,9 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "memory:   %.1f GB\n", float64(h.MemoryBytes)/1e9)
 	}
 	gpu.Describe(stdout)
+	// What `esa runner --device auto` will use, by the same rule as a run.
+	if d, err := esa.ResolveDevice(esa.Auto); err == nil {
+		fmt.Fprintf(stdout, "runs:     --device auto runs on %s\n", d)
+	}
 	return 0
 }

@@ -94,6 +94,11 @@ func runRunner(args []string, stdout, stderr io.Writer) int {
 func printSummary(w io.Writer, r *esa.Results, dir string, nfiles int) {
 	fmt.Fprintf(w, "model      %s (%s, %d scored weights in %d tensors, %s)\n", r.Model.Name, r.Model.Architecture, r.Model.ScoredWeights, r.Model.ScoredTensors, strings.Join(r.Model.DTypes, ","))
 	fmt.Fprintf(w, "data       %s\n", r.Data.Note)
+	if b := r.Backend; b != nil {
+		fmt.Fprintf(w, "device     %s (GEMM: %s; %.1f GB free of %.1f GB at the start)\n", b.Name, b.GEMM, float64(b.MemoryFree)/1e9, float64(b.MemoryTotal)/1e9)
+	} else {
+		fmt.Fprintf(w, "device     %s\n", r.Device)
+	}
 	fmt.Fprintf(w, "baseline   PPL %.4f, token accuracy %.4f\n", r.Baseline.Perplexity, r.Baseline.TokenAccuracy)
 	fmt.Fprintf(w, "sensitivity %s: %d weights selected (%s, k=%d) in %.2f s\n", r.Sensitivity.Metric, r.Top.Len(), r.Config.Mode, r.Config.TopK, r.Sensitivity.Seconds)
 	if st := r.Stability; st != nil {

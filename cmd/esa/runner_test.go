@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"esa/gpu"
 	"esa/internal/testmodels"
 	"esa/stdlib/esa"
 )
@@ -115,11 +117,33 @@ func TestEveryRunbookLineParses(t *testing.T) {
 // this binary has no CUDA backend, so resolving the device fails with a
 // message saying so (the runner exits 2) instead of falling back to the CPU.
 func TestCUDAIsAClearErrorHere(t *testing.T) {
+	if gpu.Built {
+		t.Skip("a cuda build registers a CUDA probe")
+	}
 	if _, err := esa.ResolveDevice(esa.CUDA); err == nil || !strings.Contains(err.Error(), "without CUDA support") {
 		t.Fatalf("cuda resolved: %v", err)
 	}
 	if d, err := esa.ResolveDevice(esa.Auto); err != nil || d != esa.CPU {
 		t.Fatalf("auto → %q, %v", d, err)
+	}
+}
+
+// TestDoctorSaysWhereAutoRuns: esa doctor names the device --device auto
+// resolves to, by the runner's own rule (the CPU in the default build).
+func TestDoctorSaysWhereAutoRuns(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := runDoctor(nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	d, err := esa.ResolveDevice(esa.Auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "--device auto runs on " + string(d) + "\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("doctor output lacks %q:\n%s", want, out.String())
+	}
+	if !gpu.Built && d != esa.CPU {
+		t.Errorf("default build: auto resolves to %s", d)
 	}
 }
 

@@ -3,11 +3,14 @@ package esa
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 
 	"esa/stdlib/display"
 
+	"esa/gpu"
+	"esa/stdlib/backend"
 	"esa/stdlib/checkpoint"
 	"esa/stdlib/data"
 	smoke "esa/stdlib/esa/data"
@@ -61,6 +64,59 @@ func stderrIsTerminal() bool {
 // otherwise every tensor is converted (bf16, fp16, fp32).
 func Load(path string, dtype DType) (*model.Model, error) {
 	return checkpoint.Load(path, checkpoint.Options{DType: string(dtype)})
+}
+
+var (
+	devicesMu sync.Mutex
+	// devices are the GPUs UseDevice put models on, to close when a model
+	// moves again.
+	devices = map[*model.Model]gpu.Device{}
+)
+
+// UseDevice makes m's passes (Evaluate, Sensitivity, PerturbEvaluate, ...)
+// run on device — "cpu", "cuda", "cuda:N", or "auto" (a GPU when this build
+// and machine have one and m fits it, else the CPU) — and says where they
+// run now. A GPU is refused unless m fits its free memory for a gradient
+// pass over one sequence of DefaultConfig().MaxLength tokens (longer
+// sequences or a larger batch need more); it then keeps a copy of every
+// weight used. UseDevice(m, "cpu") moves m back and frees that memory, as
+// does moving m to another GPU. The weights themselves stay on the host:
+// results are those of the CPU up to float32 rounding.
+func UseDevice(m *model.Model, device Device) (string, error) {
+	if m == nil {
+		return "", errors.New("esa: UseDevice needs a model (from Load)")
+	}
+	d, err := ResolveDevice(device)
+	if err != nil {
+		return "", err
+	}
+	devicesMu.Lock()
+	defer devicesMu.Unlock()
+	toCPU := func() {
+		if old := devices[m]; old != nil {
+			m.SetBackend(backend.CPU())
+			old.Close()
+			delete(devices, m)
+		}
+	}
+	if d.GPU() < 0 {
+		toCPU()
+		return string(CPU), nil
+	}
+	toCPU() // one GPU's copies at a time, freed before the next one's check
+	need := deviceNeed{seqLen: DefaultConfig().MaxLength, batch: 1, grad: true}
+	if m.Config.MaxSeqLen > 0 {
+		need.seqLen = min(need.seqLen, m.Config.MaxSeqLen)
+	}
+	dev, info, err := openDevice(m, "the "+m.Config.Architecture+" model", d, need)
+	if err != nil {
+		if device == Auto {
+			return fmt.Sprintf("%s (device auto: %v)", CPU, err), nil
+		}
+		return "", err
+	}
+	devices[m] = dev
+	return fmt.Sprintf("%s (GEMM: %s; %s free of %s before the weights)", info.Name, info.GEMM, gigabytes(info.MemoryFree), gigabytes(info.MemoryTotal)), nil
 }
 
 // ReadTexts reads the texts of a data file the way Run's --data-file does

@@ -10,11 +10,13 @@ import (
 // Results is everything one run measured, as plain values a notebook can
 // print, tabulate or plot, and what the output files are written from.
 type Results struct {
-	Config   Config      `json:"config"`
-	Device   Device      `json:"device"` // the device used (auto resolved)
-	Model    ModelInfo   `json:"model"`
-	Data     DataInfo    `json:"data"`
-	Baseline eval.Result `json:"baseline"`
+	Config Config `json:"config"`
+	Device Device `json:"device"` // the device used (auto resolved)
+	// Backend is the GPU backend that ran the passes (nil on the CPU).
+	Backend  *BackendInfo `json:"backend,omitempty"`
+	Model    ModelInfo    `json:"model"`
+	Data     DataInfo     `json:"data"`
+	Baseline eval.Result  `json:"baseline"`
 
 	Sensitivity SensitivityInfo `json:"sensitivity"`
 	// Tensors are the scored tensors in model order (indices of the sets).

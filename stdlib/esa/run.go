@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"esa/gpu"
 	"esa/stdlib/checkpoint"
 	"esa/stdlib/data"
 	"esa/stdlib/esa/choice"
@@ -58,6 +59,7 @@ type experiment struct {
 	res   *Results
 	ck    *checkpoint.Checkpoint
 	m     *model.Model
+	dev   gpu.Device // the GPU the passes run on; nil on the CPU
 	texts []string
 	seqs  [][]int
 	src   *sensitivity.Scores
@@ -80,6 +82,12 @@ func Run(ctx context.Context, cfg Config, opt RunOptions) (*Results, error) {
 	x := &experiment{cfg: cfg, opt: opt, rep: progress.Or(opt.Progress),
 		res: &Results{Config: cfg, Device: dev}}
 	defer func() {
+		if x.dev != nil {
+			// The device's memory goes with the run, also when it failed.
+			if err := x.dev.Close(); err != nil {
+				x.logf("closing %s: %v", x.res.Backend.Name, err)
+			}
+		}
 		if x.ck != nil {
 			x.ck.Close()
 		}
@@ -156,6 +164,13 @@ func (x *experiment) load(ctx context.Context) error {
 	if x.cfg.MaxLength > m.Config.MaxSeqLen && m.Config.MaxSeqLen > 0 {
 		return &UsageError{fmt.Errorf("--max-length %d exceeds the model's max_position_embeddings %d", x.cfg.MaxLength, m.Config.MaxSeqLen)}
 	}
+	// Before anything reads every weight (the fingerprint, the passes): a
+	// model that does not fit the GPU is refused while that is still cheap.
+	if x.res.Device.GPU() >= 0 {
+		if err := x.useDevice(info.Name); err != nil {
+			return err
+		}
+	}
 	for _, p := range sensitivity.ScoredParams(m, x.cfg.IncludeVectors) {
 		info.ScoredTensors++
 		info.ScoredWeights += int64(m.Params[p].Len())
@@ -163,6 +178,26 @@ func (x *experiment) load(ctx context.Context) error {
 	info.Fingerprint = fingerprint(m)
 	x.res.Model = info
 	x.logf("model: %s %s, %d parameters (%d scored in %d tensors), dtypes %v", info.Architecture, info.Format, info.Parameters, info.ScoredWeights, info.ScoredTensors, info.DTypes)
+	return nil
+}
+
+// useDevice moves the model's passes to the resolved GPU, checking first
+// that it fits the run's longest sequence, batch and metric. With --device
+// auto a GPU that cannot take the model leaves the run on the CPU, said in
+// a note; an explicitly asked-for GPU that cannot is an error.
+func (x *experiment) useDevice(name string) error {
+	need := deviceNeed{seqLen: x.cfg.MaxLength, batch: x.cfg.BatchSize, grad: needsGradients(x.cfg.Metric)}
+	dev, info, err := openDevice(x.m, name, x.res.Device, need)
+	if err != nil {
+		if x.cfg.Device != Auto {
+			return err
+		}
+		x.res.Device = CPU
+		x.note(fmt.Sprintf("device auto runs on the CPU: %v", err))
+		return nil
+	}
+	x.dev, x.res.Backend = dev, info
+	x.logf("device: %s, GEMM %s, %s free of %s", info.Name, info.GEMM, gigabytes(info.MemoryFree), gigabytes(info.MemoryTotal))
 	return nil
 }
 

@@ -268,6 +268,7 @@ func (r *Results) manifest(started time.Time, files []string) any {
 		Build     output.Build    `json:"build"`
 		Hardware  output.Hardware `json:"hardware"`
 		Device    Device          `json:"device"`
+		Backend   *BackendInfo    `json:"backend,omitempty"`
 		Started   time.Time       `json:"started"`
 		Finished  time.Time       `json:"finished"`
 		Timings   []Timing        `json:"timings"`
@@ -278,7 +279,7 @@ func (r *Results) manifest(started time.Time, files []string) any {
 		Files     []string        `json:"files"`
 		Numbers   string          `json:"number_format"`
 		TopWeight string          `json:"top_weights_rank"`
-	}{"esa runner", Version, output.BuildInfo(), output.HardwareInfo(), r.Device, started, time.Now(), r.Timings,
+	}{"esa runner", Version, output.BuildInfo(), output.HardwareInfo(), r.Device, r.Backend, started, time.Now(), r.Timings,
 		r.Model, r.Data, s, r.Notes, append(names, "experiment_manifest.json"),
 		`non-finite numbers are written as the strings "Infinity", "-Infinity" and "NaN"`,
 		rankNote(r.Top)}

@@ -59,10 +59,12 @@ func init() {
 		"SetProgress":         reflect.ValueOf(esa.SetProgress),
 		"SignFlip":            reflect.ValueOf(esa.SignFlip),
 		"SuperWeightControls": reflect.ValueOf(constant.MakeFromLiteral("10", token.INT, 0)),
+		"UseDevice":           reflect.ValueOf(esa.UseDevice),
 		"Version":             reflect.ValueOf(constant.MakeFromLiteral("\"0.1.0\"", token.STRING, 0)),
 		"Zero":                reflect.ValueOf(esa.Zero),
 
 		// type definitions
+		"BackendInfo":         reflect.ValueOf((*esa.BackendInfo)(nil)),
 		"Comparison":          reflect.ValueOf((*esa.Comparison)(nil)),
 		"Config":              reflect.ValueOf((*esa.Config)(nil)),
 		"Control":             reflect.ValueOf((*esa.Control)(nil)),
