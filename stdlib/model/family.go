@@ -116,11 +116,15 @@ func (m *Model) linear(p string) linear {
 // what the view computes with. Invalidate(param) reaches the view too.
 func (m *Model) rows(p string, r0, r1 int) linear {
 	i := m.param(p + ".weight")
-	t := m.Params[i]
-	n := t.Cols() * t.DType.Size()
-	view := &tensor.Tensor{Name: t.Name, Shape: []int{r1 - r0, t.Cols()}, DType: t.DType, Data: t.Data[r0*n : r1*n : r1*n]}
+	view := rowView(m.Params[i], r0, r1)
 	m.views[i] = append(m.views[i], view)
 	return linear{w: view, param: i, row0: r0, bias: -1}
+}
+
+// rowView is rows [r0, r1) of t as a tensor aliasing t's bytes.
+func rowView(t *tensor.Tensor, r0, r1 int) *tensor.Tensor {
+	n := t.Cols() * t.DType.Size()
+	return &tensor.Tensor{Name: t.Name, Shape: []int{r1 - r0, t.Cols()}, DType: t.DType, Data: t.Data[r0*n : r1*n : r1*n]}
 }
 
 // norm binds p.weight and, for LayerNorm, p.bias.

@@ -17,8 +17,12 @@ import (
 // Params are in model order (ParamSpecs) with tied tensors once; they are
 // read in their stored dtype at every use, so an in-place change of a
 // tensor's bytes is what the next pass computes with (call Invalidate
-// afterwards for backends that cache converted copies). A Model may run
-// passes from several goroutines; each pass takes its own workspace.
+// afterwards for backends that cache converted copies). The layers hold
+// their own references to these tensors (and row views of Phi-3's fused
+// ones), so an entry of Params must be swapped for another tensor only with
+// ReplaceParam; assigning to Params[i] leaves the layers on the old tensor.
+// A Model may run passes from several goroutines; each pass takes its own
+// workspace.
 type Model struct {
 	Config Config
 	Params []*tensor.Tensor
@@ -90,14 +94,8 @@ func New(cfg Config, tensors []*tensor.Tensor) (*Model, error) {
 			bad("tensor %q has shape %v, config expects %v (%s)", s.Name, t.Shape, s.Shape, dims(c))
 			continue
 		}
-		switch t.DType {
-		case tensor.F32, tensor.BF16, tensor.F16, tensor.F64:
-		default:
-			bad("tensor %q has dtype %s (valid: F32, BF16, F16, F64)", s.Name, t.DType)
-			continue
-		}
-		if want := t.Len() * t.DType.Size(); len(t.Data) != want {
-			bad("tensor %q holds %d bytes, %s %v needs %d", s.Name, len(t.Data), t.DType, t.Shape, want)
+		if e := storageProblem(t); e != "" {
+			bad("%s", e)
 			continue
 		}
 		params = append(params, t)
@@ -136,6 +134,20 @@ func New(cfg Config, tensors []*tensor.Tensor) (*Model, error) {
 	}
 	m.e32 = &engine{be: backend.CPU()}
 	return m, nil
+}
+
+// storageProblem says what is wrong with t's dtype or byte count for a
+// parameter, or "".
+func storageProblem(t *tensor.Tensor) string {
+	switch t.DType {
+	case tensor.F32, tensor.BF16, tensor.F16, tensor.F64:
+	default:
+		return fmt.Sprintf("tensor %q has dtype %s (valid: F32, BF16, F16, F64)", t.Name, t.DType)
+	}
+	if want := t.Len() * t.DType.Size(); len(t.Data) != want {
+		return fmt.Sprintf("tensor %q holds %d bytes, %s %v needs %d", t.Name, len(t.Data), t.DType, t.Shape, want)
+	}
+	return ""
 }
 
 // dims names the config values parameter shapes come from, for errors.
@@ -205,6 +217,11 @@ func (m *Model) SetBackend(be backend.Backend) {
 func (m *Model) Invalidate(i int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.invalidateLocked(i)
+}
+
+// invalidateLocked is Invalidate with m.mu held.
+func (m *Model) invalidateLocked(i int) {
 	for _, e := range []*engine{m.e32, m.e64} {
 		if e == nil {
 			continue

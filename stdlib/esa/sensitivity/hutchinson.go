@@ -43,7 +43,7 @@ func (s *Scores) hutchinson(ctx context.Context, seqs [][]int, workers int, opt 
 
 // hutchinsonEstimate returns the signed estimate (1/P)·Σ_p z_p ⊙ H z_p per
 // scored tensor.
-func (s *Scores) hutchinsonEstimate(ctx context.Context, seqs [][]int, workers int, opt Options, rep progress.Reporter, phase string) ([][]float32, string, error) {
+func (s *Scores) hutchinsonEstimate(ctx context.Context, seqs [][]int, workers int, opt Options, rep progress.Reporter, phase string) (_ [][]float32, _ string, err error) {
 	probes := opt.Probes
 	if probes <= 0 {
 		probes = DefaultProbes
@@ -52,8 +52,16 @@ func (s *Scores) hutchinsonEstimate(ctx context.Context, seqs [][]int, workers i
 	if eps <= 0 {
 		eps = DefaultStep
 	}
-	widened, restore := s.widen()
-	defer restore()
+	widened, restore, err := s.widen()
+	// Restored on every return, an error, a cancel or a panic included.
+	defer func() {
+		if e := restore(); e != nil && err == nil {
+			err = e
+		}
+	}()
+	if err != nil {
+		return nil, "", err
+	}
 	est := make([][]float32, len(s.Params))
 	for k, p := range s.Params {
 		est[k] = make([]float32, s.m.Params[p].Len())
@@ -83,29 +91,40 @@ func (s *Scores) hutchinsonEstimate(ctx context.Context, seqs [][]int, workers i
 	return est, note, nil
 }
 
-// widen replaces non-F32 scored tensors of the model by F32 copies (a bf16
-// weight cannot move by 10⁻³·z and back) and returns how many, and the
-// function that puts the originals back.
-func (s *Scores) widen() (int, func()) {
+// widen swaps every non-F32 scored tensor of the model for a float32 copy (a
+// bf16 weight cannot move by ε·z and back), through Model.ReplaceParam: the
+// layers, Phi-3's row views and a tied head hold their own references, and
+// all of them must compute with the displaced copy. It returns how many, and
+// the function that puts the original tensors back; displacement only ever
+// writes the copies, so the originals come back bit for bit.
+func (s *Scores) widen() (n int, restore func() error, err error) {
 	m := s.m
-	n := 0
-	orig := make([]*tensor.Tensor, len(s.Params))
-	for k, p := range s.Params {
-		orig[k] = m.Params[p]
-		if orig[k].DType != tensor.F32 {
-			m.Params[p] = orig[k].Convert(tensor.F32)
-			m.Invalidate(p)
-			n++
-		}
+	type swap struct {
+		p    int
+		orig *tensor.Tensor
 	}
-	return n, func() {
-		for k, p := range s.Params {
-			if m.Params[p] != orig[k] {
-				m.Params[p] = orig[k]
-				m.Invalidate(p)
+	var done []swap
+	restore = func() error {
+		var first error
+		for _, sw := range done {
+			if e := m.ReplaceParam(sw.p, sw.orig); e != nil && first == nil {
+				first = fmt.Errorf("sensitivity: hutchinson_diag could not put %s back: %w", sw.orig.Name, e)
 			}
 		}
+		done = nil
+		return first
 	}
+	for _, p := range s.Params {
+		orig := m.Params[p]
+		if orig.DType == tensor.F32 {
+			continue
+		}
+		if err := m.ReplaceParam(p, orig.Convert(tensor.F32)); err != nil {
+			return 0, restore, err
+		}
+		done = append(done, swap{p, orig})
+	}
+	return len(done), restore, nil
 }
 
 // hvp returns H·z_probe per scored tensor by central differences:

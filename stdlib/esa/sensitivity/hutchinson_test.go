@@ -3,10 +3,12 @@ package sensitivity
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"esa/internal/testmodels"
+	"esa/stdlib/builtin"
 	"esa/stdlib/checkpoint"
 	"esa/stdlib/esa/choice"
 	"esa/stdlib/model"
@@ -127,6 +129,68 @@ func TestHutchinsonRestoresBF16(t *testing.T) {
 	}
 }
 
+// TestHutchinsonNonF32MatchesF32: on a bf16 or f16 copy of the built-in
+// model, hutchinson_diag probes float32 copies of the scored weights, so
+// every pass — the embedding lookup, every layer's projections and the tied
+// head — must compute with the displaced float32 values. The estimate then
+// equals, bit for bit, that of an F32 model holding the same rounded
+// weights: the CPU backend widens a bf16/f16 weight to float32 exactly
+// before the same GEMMs, the unscored norm gains are read the same way in
+// both, and one worker fixes the order gradients are summed in. The
+// low-precision model's tensors must come back as they were (the same
+// tensors, bit for bit).
+func TestHutchinsonNonF32MatchesF32(t *testing.T) {
+	dir, err := builtin.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := checkpoint.Load(dir, checkpoint.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := randomSeqs(3, 24, base.Config.Vocab, 31)
+	opt := Options{Metric: choice.HutchinsonDiag, Probes: 2, Seed: 9, Workers: 1}
+	for _, dt := range []tensor.DType{tensor.BF16, tensor.F16} {
+		var low, wide []*tensor.Tensor
+		for _, p := range base.Params {
+			q := p.Convert(dt)
+			low = append(low, q)
+			wide = append(wide, q.Convert(tensor.F32))
+		}
+		ml, err := model.New(base.Config, low)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mw, err := model.New(base.Config, wide)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := compute(t, mw, seqs, opt)
+		got := compute(t, ml, seqs, opt) // compute checks the checksum of every tensor
+		for i, p := range ml.Params {
+			if p != low[i] || p.DType != dt {
+				t.Fatalf("%s: tensor %s was not put back (now %s)", dt, low[i].Name, p.DType)
+			}
+		}
+		for k := range want.vals {
+			diff := 0
+			var num, den float64
+			for j, w := range want.vals[k] {
+				g := got.vals[k][j]
+				if math.Float32bits(g) != math.Float32bits(w) {
+					diff++
+				}
+				num += float64(g-w) * float64(g-w)
+				den += float64(w) * float64(w)
+			}
+			if diff > 0 {
+				t.Errorf("%s %s: %d of %d estimates differ from the F32 model's (relative L2 difference %.3g)",
+					dt, want.Tensors[k].Name, diff, len(want.vals[k]), math.Sqrt(num/den))
+			}
+		}
+	}
+}
+
 // TestHVPAgainstFloat64 measures the central-difference HVP used by
 // hutchinson_diag (float32 gradients, ε = DefaultStep) on stories260K
 // against a float64 reference (float64 gradients of a float64 copy of the
@@ -189,17 +253,44 @@ func (c cancelAfter) Progress(_ string, done, _ int) {
 }
 
 // TestHutchinsonCancelRestores: cancelling while the weights are displaced
-// returns the context's error and leaves the model bit for bit as it was.
+// returns the context's error and leaves the model bit for bit as it was —
+// for a bf16 model also with its own tensors back in every layer, so the
+// logits are those from before.
 func TestHutchinsonCancelRestores(t *testing.T) {
-	m, _ := tinyPair(t, tinyConfig(false), 26)
-	before := checksumAll(m)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, err := Compute(ctx, m, randomSeqs(6, 8, 11, 27), Options{Metric: choice.HutchinsonDiag, Probes: 3, Workers: 1}, cancelAfter{cancel})
-	if err == nil || ctx.Err() == nil {
-		t.Fatalf("cancelled Compute returned %v", err)
+	m32, _ := tinyPair(t, tinyConfig(false), 26)
+	var bf []*tensor.Tensor
+	for _, p := range m32.Params {
+		bf = append(bf, p.Convert(tensor.BF16))
 	}
-	if checksumAll(m) != before {
-		t.Fatal("model changed after a cancelled hutchinson_diag")
+	m16, err := model.New(m32.Config, bf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []int{1, 5, 2, 9, 3}
+	for _, m := range []*model.Model{m32, m16} {
+		dt := m.Params[0].DType
+		before := checksumAll(m)
+		params := slices.Clone(m.Params)
+		logits := func() []float32 {
+			p, err := m.Forward(ids, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Release()
+			return slices.Clone(p.Logits)
+		}
+		want := logits()
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := Compute(ctx, m, randomSeqs(6, 8, 11, 27), Options{Metric: choice.HutchinsonDiag, Probes: 3, Workers: 1}, cancelAfter{cancel})
+		if err == nil || ctx.Err() == nil {
+			t.Fatalf("cancelled Compute returned %v", err)
+		}
+		cancel()
+		if checksumAll(m) != before || !slices.Equal(m.Params, params) {
+			t.Fatalf("%s model changed after a cancelled hutchinson_diag", dt)
+		}
+		if !slices.Equal(logits(), want) {
+			t.Fatalf("%s model computes differently after a cancelled hutchinson_diag", dt)
+		}
 	}
 }
