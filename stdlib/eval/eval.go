@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"esa/stdlib/model"
 	"esa/stdlib/progress"
@@ -25,6 +26,11 @@ type Options struct {
 	// scores each token exactly once, with up to MaxLength-S tokens of context
 	// from the previous window (the Hugging Face perplexity recipe).
 	Stride int
+	// Workers is how many texts are scored at once (the model allows
+	// concurrent passes); 0 means 1. The result is the same bits for
+	// every count: each text is summed on one worker, and the per-text
+	// sums are added in text order.
+	Workers int
 }
 
 // Result is what an evaluation measured and on how much data.
@@ -53,8 +59,8 @@ func Encode(tok tokenizer.Tokenizer, text string) []int {
 }
 
 // Evaluate computes perplexity and token accuracy of m over texts, using
-// m.Tokenizer. It reports progress per text and stops with ctx's error when
-// cancelled.
+// m.Tokenizer, opts.Workers texts at a time. It reports progress per text
+// and stops with ctx's error when cancelled.
 func Evaluate(ctx context.Context, m *model.Model, texts []string, opts Options, rep progress.Reporter) (Result, error) {
 	rep = progress.Or(rep)
 	if m == nil {
@@ -90,43 +96,38 @@ func Evaluate(ctx context.Context, m *model.Model, texts []string, opts Options,
 	if len(texts) == 0 {
 		return Result{}, errors.New("eval: no texts")
 	}
+	if opts.Workers < 0 {
+		return Result{}, fmt.Errorf("eval: workers %d must not be negative", opts.Workers)
+	}
 	res := Result{MaxLength: L, Stride: opts.Stride, AddBOS: tok.AddBOS() && tok.BOS() >= 0}
+	per := make([]textScore, len(texts))
+	if err := forTexts(ctx, len(texts), opts.Workers, rep, func(ctx context.Context, i int) (err error) {
+		per[i], err = scoreText(ctx, m, texts[i], L, opts.Stride)
+		if err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("eval: text %d: %v", i+1, err)
+		}
+		return err
+	}); err != nil {
+		return Result{}, err
+	}
+	// Float sums in text order, so the schedule and the worker count do
+	// not change the result's bits.
 	var sumNLL float64
 	var correct int
-	for i, text := range texts {
-		rep.Progress("evaluate", i, len(texts))
-		ids := Encode(tok, text)
-		if len(ids) < 2 {
+	for _, p := range per {
+		if p.skipped {
 			res.NSkipped++
 			continue
 		}
-		if opts.Stride == 0 && len(ids) > L {
-			ids = ids[:L]
+		if p.truncated {
 			res.NTruncated++
 		}
-		// Windows [b, e); each scores targets t in [from, e) from row t-1-b.
-		from := 1
-		for b := 0; ; b += opts.Stride {
-			if err := ctx.Err(); err != nil {
-				return Result{}, err
-			}
-			e := min(b+L, len(ids))
-			nll, ok, err := score(m, ids[b:e], from-b)
-			if err != nil {
-				return Result{}, fmt.Errorf("eval: text %d: %v", i+1, err)
-			}
-			sumNLL += nll
-			correct += ok
-			res.NTokens += e - from
-			res.NWindows++
-			from = e
-			if e == len(ids) {
-				break
-			}
-		}
+		sumNLL += p.nll
+		correct += p.correct
+		res.NTokens += p.tokens
+		res.NWindows += p.windows
 		res.NTexts++
 	}
-	rep.Progress("evaluate", len(texts), len(texts))
 	if res.NTokens == 0 {
 		return Result{}, fmt.Errorf("eval: none of the %d texts has two tokens to predict from", len(texts))
 	}
@@ -134,6 +135,101 @@ func Evaluate(ctx context.Context, m *model.Model, texts []string, opts Options,
 	res.Perplexity = math.Exp(res.MeanNLL)
 	res.TokenAccuracy = float64(correct) / float64(res.NTokens)
 	return res, nil
+}
+
+// forTexts runs fn(ctx, i) for every text index i on up to `workers`
+// goroutines, which take the indices in increasing order, and reports
+// "evaluate" progress as texts finish. The first error cancels the ctx the
+// others run under and is returned, unless the caller's ctx is done: then
+// its error is.
+func forTexts(ctx context.Context, n, workers int, rep progress.Reporter, fn func(ctx context.Context, i int) error) error {
+	workers = max(1, min(workers, n))
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rep.Progress("evaluate", 0, n)
+	var (
+		mu    sync.Mutex
+		next  int
+		done  int
+		first error
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				stop := first != nil || i >= n
+				mu.Unlock()
+				if stop {
+					return
+				}
+				err := fn(wctx, i)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+					cancel()
+				}
+				if err == nil {
+					// Under the lock, so the counts arrive in order.
+					done++
+					rep.Progress("evaluate", done, n)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return first
+}
+
+// textScore is what one text contributed.
+type textScore struct {
+	nll                      float64 // summed over its windows, in window order
+	correct, tokens, windows int
+	skipped, truncated       bool
+}
+
+// scoreText encodes a text and scores it, truncated at L tokens (stride 0)
+// or in sliding windows of L tokens moving by stride. It returns ctx's
+// error, unwrapped, when ctx is done.
+func scoreText(ctx context.Context, m *model.Model, text string, L, stride int) (textScore, error) {
+	var r textScore
+	ids := Encode(m.Tokenizer, text)
+	if len(ids) < 2 {
+		r.skipped = true
+		return r, nil
+	}
+	if stride == 0 && len(ids) > L {
+		ids = ids[:L]
+		r.truncated = true
+	}
+	// Windows [b, e); each scores targets t in [from, e) from row t-1-b.
+	from := 1
+	for b := 0; ; b += stride {
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		e := min(b+L, len(ids))
+		nll, ok, err := score(m, ids[b:e], from-b)
+		if err != nil {
+			return r, err
+		}
+		r.nll += nll
+		r.correct += ok
+		r.tokens += e - from
+		r.windows++
+		from = e
+		if e == len(ids) {
+			return r, nil
+		}
+	}
 }
 
 // score runs one window and sums, over targets ids[j] for j in [first,

@@ -44,24 +44,38 @@ func (s *Scores) actMag(ctx context.Context, seqs [][]int, workers int, rep prog
 			embeds = append(embeds, t.Name)
 		}
 	}
-	// Per worker, per scored tensor: Σ x² per input column (float64), or
-	// token counts for embeddings.
-	sumsq := make([][][]float64, workers)
+	// Per scored tensor: Σ x² per input column (float64), or token counts
+	// for embeddings. Each sequence's sums go into its worker's zeroed
+	// scratch and are added into the total in sequence order
+	// (forSequencesOrdered), so the norms are the same bits for every
+	// worker count and schedule; a scratch is only Σ columns long.
+	width := func(k int) int {
+		t := m.Params[s.Params[k]]
+		if isEmbedding(t.Name) {
+			return t.Shape[0]
+		}
+		return t.Shape[1]
+	}
+	total := make([][]float64, len(s.Params))
+	seenTotal := make([]bool, len(s.Params))
+	for k := range total {
+		total[k] = make([]float64, width(k))
+	}
+	scratch := make([][][]float64, workers)
 	seen := make([][]bool, workers)
-	err := forSequences(ctx, len(seqs), workers, rep, phase, func(w, i int) error {
-		if sumsq[w] == nil {
-			sumsq[w] = make([][]float64, len(s.Params))
+	compute := func(w, i, _ int) error {
+		if scratch[w] == nil {
+			scratch[w] = make([][]float64, len(s.Params))
 			seen[w] = make([]bool, len(s.Params))
-			for k, p := range s.Params {
-				t := m.Params[p]
-				if isEmbedding(t.Name) {
-					sumsq[w][k] = make([]float64, t.Shape[0])
-				} else {
-					sumsq[w][k] = make([]float64, t.Shape[1])
-				}
+			for k := range scratch[w] {
+				scratch[w][k] = make([]float64, width(k))
 			}
 		}
-		acc := sumsq[w]
+		acc := scratch[w]
+		for k := range acc {
+			clear(acc[k])
+			seen[w][k] = false
+		}
 		hook := func(e model.HookEvent) {
 			if e.Site != model.SiteInput {
 				return
@@ -95,8 +109,17 @@ func (s *Scores) actMag(ctx context.Context, seqs [][]int, workers int, rep prog
 			}
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	reduce := func(w, _, _ int) {
+		for k, a := range scratch[w] {
+			seenTotal[k] = seenTotal[k] || seen[w][k]
+			t := total[k]
+			for j, v := range a {
+				t[j] += v
+			}
+		}
+	}
+	if err := forSequencesOrdered(ctx, len(seqs), 1, workers, rep, phase, compute, reduce); err != nil {
 		return err
 	}
 	s.norms = make([][]float32, len(s.Params))
@@ -105,23 +128,12 @@ func (s *Scores) actMag(ctx context.Context, seqs [][]int, workers int, rep prog
 	for k, p := range s.Params {
 		t := m.Params[p]
 		s.byRow[k] = isEmbedding(t.Name)
-		total := make([]float64, len(sumsq[0][k]))
-		any := false
-		for w := range sumsq {
-			if sumsq[w] == nil {
-				continue
-			}
-			any = any || seen[w][k]
-			for j, v := range sumsq[w][k] {
-				total[j] += v
-			}
-		}
-		if !any {
+		if !seenTotal[k] {
 			missing = append(missing, t.Name)
 			continue
 		}
-		s.norms[k] = make([]float32, len(total))
-		for j, v := range total {
+		s.norms[k] = make([]float32, len(total[k]))
+		for j, v := range total[k] {
 			s.norms[k][j] = float32(math.Sqrt(v))
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 
 	"esa/stdlib/esa/choice"
 	"esa/stdlib/esa/rng"
@@ -113,82 +112,74 @@ func (s *Scores) gradXWeight(ctx context.Context, seqs [][]int, workers int, rep
 // between positions vanish in expectation (E_ŷ ∇log p(ŷ) = 0 and draws are
 // independent), so this is unbiased for Σ_t F_t / N, the expected Hessian
 // (Gauss–Newton) of the mean loss.
+//
+// Every (sequence, draw) pass computes its gradient into its worker's
+// zeroed scratch, and g² is added into the one total in (sequence, draw)
+// order (forSequencesOrdered), so the scores are the same bits for every
+// worker count and schedule. Memory: a gradient scratch per worker plus
+// one total over the scored tensors.
 func (s *Scores) squaredGradients(ctx context.Context, seqs [][]int, workers, samples int, sampled bool, seed uint64, rep progress.Reporter, phase string) error {
 	m := s.m
 	V := m.Config.Vocab
-	workers = max(1, min(workers, len(seqs)))
+	workers = max(1, min(workers, len(seqs)*samples))
 	scratch := make([]*model.Grads, workers)
-	acc := make([][][]float32, workers) // per worker, per scored tensor
-	var lossMu sync.Mutex
+	passNLL := make([]float64, workers) // the NLL of the pass a worker holds
+	total := make([][]float32, len(s.Params))
+	for k, p := range s.Params {
+		total[k] = make([]float32, m.Params[p].Len())
+	}
 	var sumNLL float64
-	err := forSequences(ctx, len(seqs), workers, rep, phase, func(w, i int) error {
+	compute := func(w, i, k int) error {
 		if scratch[w] == nil {
 			scratch[w] = m.NewGrads()
-			acc[w] = make([][]float32, len(s.Params))
-			for k, p := range s.Params {
-				acc[w][k] = make([]float32, m.Params[p].Len())
-			}
 		}
 		g := scratch[w]
 		ids := seqs[i]
 		// Labels of sequence i come from their own stream, so results do
-		// not depend on which worker ran which sequence.
+		// not depend on which worker ran which sequence. sampleSoftmax
+		// takes one draw per position, so draw k's labels start k·(T−1)
+		// values into the stream: the same labels as drawing the samples
+		// of sequence i one after another.
 		var r *rand.Rand
 		if sampled {
 			r = rng.New(seed, fmt.Sprintf("fisher_labels/%d", i))
-		}
-		for k := 0; k < samples; k++ {
-			g.Zero()
-			p, err := m.Forward(ids, &model.ForwardOptions{KeepActivations: true})
-			if err != nil {
-				return err
-			}
-			targets := make([]int, len(ids))
-			copy(targets, ids[1:])
-			targets[len(ids)-1] = -1
-			if sampled {
-				for t := 0; t < len(ids)-1; t++ {
-					targets[t] = sampleSoftmax(r, p.Logits[t*V:(t+1)*V])
-				}
-			}
-			nll, _, dl := model.CrossEntropy(p.Logits, V, targets)
-			if !sampled {
-				lossMu.Lock()
-				sumNLL += nll
-				lossMu.Unlock()
-			}
-			err = p.Backward(dl, g)
-			p.Release()
-			if err != nil {
-				return err
-			}
-			for k2, pi := range s.Params {
-				a := acc[w][k2]
-				for j, v := range g.G[pi] {
-					a[j] += v * v
-				}
+			for range k * (len(ids) - 1) {
+				r.Float64()
 			}
 		}
-		return nil
-	})
-	if err != nil {
+		g.Zero()
+		p, err := m.Forward(ids, &model.ForwardOptions{KeepActivations: true})
+		if err != nil {
+			return err
+		}
+		targets := make([]int, len(ids))
+		copy(targets, ids[1:])
+		targets[len(ids)-1] = -1
+		if sampled {
+			for t := 0; t < len(ids)-1; t++ {
+				targets[t] = sampleSoftmax(r, p.Logits[t*V:(t+1)*V])
+			}
+		}
+		nll, _, dl := model.CrossEntropy(p.Logits, V, targets)
+		passNLL[w] = nll
+		err = p.Backward(dl, g)
+		p.Release()
 		return err
 	}
-	s.vals = nil
-	for _, a := range acc {
-		if a == nil {
-			continue
-		}
-		if s.vals == nil {
-			s.vals = a
-			continue
-		}
-		for k := range s.vals {
-			for j, v := range a[k] {
-				s.vals[k][j] += v
+	reduce := func(w, _, _ int) {
+		sumNLL += passNLL[w]
+		g := scratch[w]
+		for k, pi := range s.Params {
+			a := total[k]
+			for j, v := range g.G[pi] {
+				a[j] += v * v
 			}
 		}
 	}
+	if err := forSequencesOrdered(ctx, len(seqs), samples, workers, rep, phase, compute, reduce); err != nil {
+		return err
+	}
+	s.vals = total
 	if sampled {
 		scale := float32(1 / (float64(samples) * float64(s.Tokens)))
 		for k := range s.vals {
