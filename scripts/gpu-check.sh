@@ -19,6 +19,8 @@
 #            built-in GEMM), stories260K logits ≤ 1e-3 relative, greedy text,
 #            loss and gradients, top-k sets from GPU vs CPU gradients, device
 #            top-k == rank.Select, bit flip/restore with checksums;
+#        2b. esa.test: whole ESA runs (--device cuda, esa.UseDevice) against
+#            the CPU;
 #         3. scripts/gpu_check_hf.py: random-init Llama-3.1-8B-config model in
 #            bf16 (ESA_HF_LAYERS layers, default 32), PyTorch timings, float32
 #            reference on the same weights;
@@ -42,6 +44,7 @@ build() {
   mkdir -p "$B/models"
   go build -tags cuda -ldflags "-s -w" -o "$B/esa-gpu" ./cmd/esa
   go test -c -tags cuda -ldflags "-s -w" -o "$B/gpu.test" ./gpu
+  go test -c -tags cuda -ldflags "-s -w" -o "$B/esa.test" ./stdlib/esa
   models=${ESA_TEST_MODELS:-../shared/models}
   for m in stories260K stories260K-hf; do
     rm -rf "$B/models/$m"
@@ -81,9 +84,15 @@ run() {
 
   stage "2. ops and stories260K against the CPU backend"
   (cd gpu && ESA_TEST_MODELS="$root/$B/models" ESA_REQUIRE_TEST_MODELS=1 ESA_CHECK_OUT="$OUT" \
-    timeout 200 "$root/$B/gpu.test" -test.v -test.timeout 190s -test.run 'TestOps|TestStories|TestKernel|TestRadix|TestChecksum|TestOrderKey')
+    timeout 150 "$root/$B/gpu.test" -test.v -test.timeout 140s -test.run 'TestOps|TestStories|TestKernel|TestRadix|TestChecksum|TestOrderKey')
   rc=$?
   [ "$rc" = 0 ] && note "go tests: ops, stories260K, selection" true "" || note "go tests: ops, stories260K, selection" false "exit $rc (see gpu-check.log)"
+
+  stage "2b. ESA runs on the GPU against the CPU (stdlib/esa)"
+  (cd stdlib/esa && ESA_TEST_MODELS="$root/$B/models" ESA_REQUIRE_TEST_MODELS=1 \
+    timeout 90 "$root/$B/esa.test" -test.v -test.timeout 80s -test.run 'CUDA|InSync')
+  rc=$?
+  [ "$rc" = 0 ] && note "go tests: ESA runs on the GPU vs CPU" true "" || note "go tests: ESA runs on the GPU vs CPU" false "exit $rc (see gpu-check.log)"
 
   stage "3. transformers: random Llama-3.1-8B config (${ESA_HF_LAYERS:-32} layers), PyTorch timings, float32 reference"
   local hf=/tmp/esa-hf
