@@ -224,19 +224,11 @@ func SelectRandom(s *sensitivity.Scores, k int, mode Mode, seed uint64) (*rank.S
 func PerturbEvaluate(ctx context.Context, m *model.Model, s *sensitivity.Scores, set *rank.Set, spec perturb.Spec, texts []string, maxLength, batch int) (eval.Result, perturb.Result, error) {
 	x := &experiment{m: m, src: s}
 	targets, params := x.targets(set)
-	invalidate := func() {
-		for _, p := range params {
-			m.Invalidate(p)
-		}
-	}
 	var r eval.Result
-	pr, err := perturb.With(ctx, targets, spec, func(ctx context.Context) error {
-		invalidate()
-		defer invalidate()
+	pr, err := perturbModel(ctx, m, targets, params, spec, func(ctx context.Context) error {
 		var err error
 		r, err = Evaluate(ctx, m, texts, maxLength, batch)
 		return err
 	})
-	invalidate()
 	return r, pr, err
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"esa/gpu"
+	"esa/stdlib/backend"
 	smoke "esa/stdlib/esa/data"
 	"esa/stdlib/esa/perturb"
 	"esa/stdlib/esa/rank"
@@ -113,5 +114,56 @@ func TestUseDeviceKeepsCopiesInSync(t *testing.T) {
 	after, err := Evaluate(ctx, m, texts, c.MaxLength, 2)
 	if err != nil || !near(after.Perplexity, base.Perplexity, 1e-9) {
 		t.Errorf("after the perturbation PPL %v, before %v (%v)", after.Perplexity, base.Perplexity, err)
+	}
+}
+
+// TestPhi3ViewsPatchedOnCUDA: on the GPU backend, a perturbation of weights
+// in every row view of Phi-3's fused qkv_proj and gate_up_proj reaches the
+// views' device copies through Patch (model.Changed): perturbed, the
+// device's logits are the CPU's up to float32 rounding, far from the
+// unperturbed ones; restored, they are the unperturbed ones again.
+func TestPhi3ViewsPatchedOnCUDA(t *testing.T) {
+	needGPU(t)
+	m := mustLoad(t, phi3Tiny)
+	dev, err := gpu.New(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	m.SetBackend(dev)
+	defer m.SetBackend(backend.CPU())
+	ids := phi3IDs(m)
+	// maxDiff is the largest |a−b| over the logits, relative to the largest
+	// |b| (at least 1).
+	maxDiff := func(a, b []float32) float64 {
+		d, s := 0.0, 1.0
+		for i := range b {
+			d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
+			s = math.Max(s, math.Abs(float64(b[i])))
+		}
+		return d / s
+	}
+	const tol = 1e-4
+	base := forwardLogits(t, m, ids)
+	targets, params := phi3Targets(t, m)
+	for _, kind := range []Perturbation{Zero, SignFlip, GaussNoise} {
+		spec := perturb.DefaultSpec(kind)
+		spec.Seed = 5
+		_, err := perturbModel(context.Background(), m, targets, params, spec, func(context.Context) error {
+			got := forwardLogits(t, m, ids)
+			m.SetBackend(backend.CPU())
+			want := forwardLogits(t, m, ids)
+			m.SetBackend(dev)
+			if d, moved := maxDiff(got, want), maxDiff(want, base); d > tol || moved <= 100*tol {
+				t.Errorf("%s: device vs CPU %.3g, perturbation moved the logits by %.3g", kind, d, moved)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxDiff(forwardLogits(t, m, ids), base); d > tol {
+			t.Errorf("%s: restored, the logits differ from the unperturbed ones by %.3g", kind, d)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,25 +25,32 @@ import (
 
 // fakeGPU stands in for a CUDA device in the default build. It computes on
 // the CPU backend but, like the GPU backend, keeps its own copy of every
-// weight it is handed, made on first use and dropped only by Invalidate: a
-// weight changed in place without Invalidate is computed with its old
-// values, as on the GPU. stale ignores Invalidate altogether.
+// weight it is handed, made on first use, dropped only by Invalidate and
+// updated element by element only by Patch: a weight changed in place
+// without either is computed with its old values, as on the GPU. stale
+// ignores Invalidate and Patch altogether. It counts what crosses to the
+// "device": whole tensors uploaded, elements re-sent by Patch.
 type fakeGPU struct {
 	backend.Backend
 	backend.Host64
 	free, total int64
 	stale       bool
 
-	mu     sync.Mutex
-	copies map[*tensor.Tensor]*tensor.Tensor
-	uses   int // weights handed to an op
-	closed bool
+	mu          sync.Mutex
+	copies      map[*tensor.Tensor]*tensor.Tensor
+	uses        int                    // weights handed to an op
+	uploads     map[*tensor.Tensor]int // whole-tensor uploads, per tensor
+	uploadBytes int64
+	resent      int64 // elements Patch re-sent to an existing copy
+	resentBytes int64
+	invalidated int // Invalidate calls
+	closed      bool
 }
 
 func newFakeGPU(free int64) *fakeGPU {
 	cpu := backend.CPU()
 	return &fakeGPU{Backend: cpu, Host64: cpu.(backend.Host64), free: free, total: free + 1<<30,
-		copies: map[*tensor.Tensor]*tensor.Tensor{}}
+		copies: map[*tensor.Tensor]*tensor.Tensor{}, uploads: map[*tensor.Tensor]int{}}
 }
 
 // copyOf is the fake device copy of t.
@@ -60,6 +68,8 @@ func (f *fakeGPU) copyOf(t *tensor.Tensor) *tensor.Tensor {
 	if c == nil {
 		c = &tensor.Tensor{Name: t.Name, Shape: t.Shape, DType: t.DType, Data: bytes.Clone(t.Data)}
 		f.copies[t] = c
+		f.uploads[t]++
+		f.uploadBytes += int64(len(t.Data))
 	}
 	return c
 }
@@ -69,6 +79,7 @@ func (f *fakeGPU) Name() string { return "cuda:0" }
 func (f *fakeGPU) Invalidate(t *tensor.Tensor) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.invalidated++
 	if !f.stale {
 		delete(f.copies, t)
 	}
@@ -124,11 +135,19 @@ func (f *fakeGPU) FlipBits(t *tensor.Tensor, idx []int64, bits []int) error {
 func (f *fakeGPU) Patch(t *tensor.Tensor, idx []int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if c := f.copies[t]; c != nil {
+	n := int64(t.Len())
+	for _, e := range idx {
+		if e < 0 || e >= n {
+			return fmt.Errorf("fakeGPU: %s: element %d outside [0, %d)", t.Name, e, n)
+		}
+	}
+	if c := f.copies[t]; c != nil && !f.stale {
 		es := int64(t.DType.Size())
 		for _, e := range idx {
 			copy(c.Data[e*es:(e+1)*es], t.Data[e*es:(e+1)*es])
 		}
+		f.resent += int64(len(idx))
+		f.resentBytes += int64(len(idx)) * es
 	}
 	return nil
 }

@@ -449,20 +449,12 @@ func (x *experiment) perturbAndEvaluate(ctx context.Context, kind string, set, t
 		return SetResult{}, err
 	}
 	targets, params := x.targets(set)
-	invalidate := func() {
-		for _, p := range params {
-			x.m.Invalidate(p)
-		}
-	}
 	var r eval.Result
-	pr, err := perturb.With(ctx, targets, spec, func(ctx context.Context) error {
-		invalidate()
-		defer invalidate()
+	pr, err := perturbModel(ctx, x.m, targets, params, spec, func(ctx context.Context) error {
 		var err error
 		r, err = x.evaluate(ctx, fmt.Sprintf("perturb %s %s seed %d", x.cfg.Perturb, kind, seed))
 		return err
 	})
-	invalidate()
 	if err != nil {
 		return SetResult{}, err
 	}

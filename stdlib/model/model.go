@@ -17,7 +17,8 @@ import (
 // Params are in model order (ParamSpecs) with tied tensors once; they are
 // read in their stored dtype at every use, so an in-place change of a
 // tensor's bytes is what the next pass computes with (call Invalidate
-// afterwards for backends that cache converted copies). The layers hold
+// afterwards for backends that cache converted copies, or Changed with the
+// changed elements, which a device backend patches in O(k)). The layers hold
 // their own references to these tensors (and row views of Phi-3's fused
 // ones), so an entry of Params must be swapped for another tensor only with
 // ReplaceParam; assigning to Params[i] leaves the layers on the old tensor.

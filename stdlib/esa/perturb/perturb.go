@@ -102,6 +102,7 @@ func TopExponentBit(dt tensor.DType) int {
 type Undo struct {
 	targets []Target
 	orig    [][]uint64
+	touched []Target // per target, the offsets whose stored bits Apply changed
 	// Changed counts weights whose stored bits differ after Apply; Flipped
 	// counts bit flips done (bit_flip only).
 	Changed, Flipped int
@@ -182,14 +183,26 @@ func Apply(targets []Target, spec Spec) (*Undo, error) {
 			}
 		}
 	}
+	u.touched = make([]Target, len(sorted))
 	for i, t := range sorted {
+		u.touched[i].T = t.T
 		for j, x := range t.Flat {
 			if t.T.Bits(int(x)) != u.orig[i][j] {
-				u.Changed++
+				u.touched[i].Flat = append(u.touched[i].Flat, x)
 			}
 		}
+		u.Changed += len(u.touched[i].Flat)
 	}
 	return u, nil
+}
+
+// Touched lists, for each target in Apply's order, the offsets (ascending)
+// whose stored bits Apply changed — Changed of them in all, possibly none
+// for a target — and so the bits Restore writes back: what a backend
+// keeping a copy of the tensors must re-send after either. The lists are
+// the Undo's own: read them, do not change them.
+func (u *Undo) Touched() []Target {
+	return u.touched
 }
 
 // Restore writes every saved original bit pattern back. It is idempotent.

@@ -227,14 +227,18 @@ func ZeroTest(ctx context.Context, m *model.Model, c Candidate, basePPL float64,
 	w := m.Params[p]
 	z := &Zeroing{Candidate: c, BasePPL: basePPL}
 	zero := func(flat int) (ppl, acc float64, err error) {
-		_, err = perturb.With(ctx, []perturb.Target{{T: w, Flat: []int64{int64(flat)}}}, perturb.Spec{Kind: choice.Zero},
+		// The model hears of the one weight zeroed and restored (a device
+		// re-sends it alone); after a failure, of the whole tensor, since a
+		// failed restore check means bytes changed beyond that weight.
+		_, err = perturb.WithNotify(ctx, []perturb.Target{{T: w, Flat: []int64{int64(flat)}}}, perturb.Spec{Kind: choice.Zero},
+			perturb.ReportTo(m, []int{p}),
 			func(ctx context.Context) error {
-				m.Invalidate(p)
-				defer m.Invalidate(p)
 				ppl, acc, err = eval(ctx)
 				return err
 			})
-		m.Invalidate(p)
+		if err != nil {
+			m.Invalidate(p)
+		}
 		return ppl, acc, err
 	}
 	var err error
