@@ -2,8 +2,8 @@
 # Runs the cuda build of esa — package gpu's device tests and esa-gpu itself —
 # on the CPU emulator of the CUDA driver (gpu/emu), on a machine without a
 # GPU. It checks the Go code that drives the device and the kernels' logic
-# against the CPU backend; it cannot check PTX compilation, cuBLAS, timing or
-# memory-model effects (gpu/emu/README.md). scripts/test.sh runs it when
+# against the CPU backend; it cannot check PTX compilation, timing or
+# memory-model effects, nor the real cuBLAS (gpu/emu/README.md). scripts/test.sh runs it when
 # cuda.h (scripts/install-cuda-headers.sh) and clang++-14 are present.
 #
 #   scripts/gpu-emu.sh            all stages (about 5 minutes on 2 cores)
@@ -22,9 +22,8 @@ go test -c -tags cuda -o "$dir/gpu.test" ./gpu
 go test -c -tags cuda -o "$dir/esa.test" ./stdlib/esa
 go build -tags cuda -o "$dir/esa-gpu" ./cmd/esa
 go build -o "$dir/esa-cpu" ./cmd/esa
-# The emulated driver instead of libcuda.so.1; the built-in GEMM kernel, as
-# the emulator has no cuBLAS.
-export LD_LIBRARY_PATH="$dir/lib" ESA_CUBLAS=none
+# The emulated driver and cuBLAS instead of libcuda.so.1 and libcublas.so.12.
+export LD_LIBRARY_PATH="$dir/lib"
 
 echo "-- esa-gpu doctor"
 "$dir/esa-gpu" doctor | grep -E '^(cuda|backend|GEMM)'
@@ -36,8 +35,9 @@ echo "-- package gpu on the emulated device: $tests"
 # Threads run between barriers in launch order; reversed, a kernel whose
 # result depends on that order (a missing __syncthreads, a racy write)
 # gives other numbers and fails the comparison with the CPU.
-echo "-- again with blocks and threads in reverse order (ESA_EMU_ORDER=reverse)"
-(cd gpu && ESA_EMU_ORDER=reverse "$dir/gpu.test" -test.count=1 -test.timeout 20m \
+# Also with the built-in GEMM kernel instead of cuBLAS (its fallback).
+echo "-- again with blocks and threads in reverse order (ESA_EMU_ORDER=reverse), built-in GEMM (ESA_CUBLAS=none)"
+(cd gpu && ESA_EMU_ORDER=reverse ESA_CUBLAS=none "$dir/gpu.test" -test.count=1 -test.timeout 20m \
   -test.run 'TestOps|TestStoriesMatchesCPU|TestStoriesPerturbOnDevice')
 
 echo "-- ESA runs on the emulated device (stdlib/esa: runs and notebook API against the CPU)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CPU emulator of the CUDA driver: DIR/libcuda.so.1, made of
-# driver.cc and the kernels of gpu/kernels compiled as host C++ (-DESA_EMU).
+# driver.cc and the kernels of gpu/kernels compiled as host C++ (-DESA_EMU),
+# and DIR/libcublas.so.12, the GEMMs package gpu calls (cublas.cc).
 #
 #   gpu/emu/build.sh DIR      (needs clang++-14 and cuda.h:
 #                              scripts/install-cuda-headers.sh)
@@ -45,4 +46,7 @@ done
 
 "$cxx" -shared -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$tmp/driver.o" "$tmp/stubs.o" "${objs[@]}" -lm
 ln -sf libcuda.so.1 "$out/libcuda.so"
-echo "gpu/emu/build.sh: $out/libcuda.so.1 ($(nm -D --defined-only "$out/libcuda.so.1" | grep -c ' T esa_') kernels)"
+
+# The emulated cuBLAS, found by package gpu under its soname like the real one.
+"$cxx" "${flags[@]}" -shared -Wl,-soname,libcublas.so.12 -o "$out/libcublas.so.12" "$here/cublas.cc" -L"$out" -lcuda
+echo "gpu/emu/build.sh: $out/libcuda.so.1 ($(nm -D --defined-only "$out/libcuda.so.1" | grep -c ' T esa_') kernels), $out/libcublas.so.12"

@@ -145,6 +145,16 @@ int emu_check_ptr(const char *kernel, int i, const void *p) {
   return 1;
 }
 
+// emu_device_range is check_range for the emulated cuBLAS (cublas.cc):
+// nonzero when [p, p+n) is not inside one device allocation.
+extern "C" int emu_device_range(const char *op, const void *p, size_t n) {
+  pthread_mutex_lock(&mu);
+  bool ok = n == 0 || find_alloc(p, n);
+  pthread_mutex_unlock(&mu);
+  if (!ok) logf_("%s: device range %p + %zu bytes is not inside one allocation", op, p, n);
+  return !ok;
+}
+
 static CUresult check_range(const char *op, CUdeviceptr p, size_t n) {
   if (n == 0 || find_alloc((void *)p, n)) return CUDA_SUCCESS;
   logf_("%s: device range %p + %zu bytes is not inside one allocation", op, (void *)p, n);
