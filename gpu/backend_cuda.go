@@ -43,7 +43,7 @@ type cudaBackend struct {
 	wconv   *block // a weight widened to float32 for a GEMM
 	ints    *block // uploaded ids, targets and index lists
 	small   *block // nll, histograms and other small results
-	attn    *block // attention backward's dS [heads, t, t]
+	attn    *block // attention backward's D_i = rowsum(dO_i ∘ O_i) [heads, t]
 
 	free    map[int64][]cu.DevicePtr // released allocations by size, for reuse
 	pendMu  sync.Mutex

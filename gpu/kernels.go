@@ -33,7 +33,6 @@ const (
 	kRMSNormBackwardDW
 	kRope
 	kAttention
-	kAttentionBackwardDS
 	kAttentionBackwardDQ
 	kAttentionBackwardDKV
 	kCrossEntropy
@@ -73,10 +72,9 @@ var kernelSpecs = [numKernels]kernelSpec{
 	kRMSNormBackwardDX:    {"norm", "esa_rmsnorm_backward_dx", "pppppii"},
 	kRMSNormBackwardDW:    {"norm", "esa_rmsnorm_backward_dw", "ppppii"},
 	kRope:                 {"rope", "esa_rope", "pppiiiiii"},
-	kAttention:            {"attention", "esa_attention", "pppppiiiiiif"},
-	kAttentionBackwardDS:  {"attention", "esa_attention_backward_ds", "ppppiiiii"},
-	kAttentionBackwardDQ:  {"attention", "esa_attention_backward_dq", "pppiiiiif"},
-	kAttentionBackwardDKV: {"attention", "esa_attention_backward_dkv", "ppppppiiiiif"},
+	kAttention:            {"attention", "esa_attention", "ppppppiiiiiif"},
+	kAttentionBackwardDQ:  {"attention", "esa_attention_backward_dq", "pppppppiiiiif"},
+	kAttentionBackwardDKV: {"attention", "esa_attention_backward_dkv", "ppppppppiiiiif"},
 	kCrossEntropy:         {"loss", "esa_cross_entropy", "ppppi"},
 	kSgemm:                {"gemm", "esa_sgemm", "iiiiifpipifpi"},
 	kSelectHist:           {"select", "esa_select_hist", "ppppiiiiiiii"},

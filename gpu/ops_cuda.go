@@ -158,9 +158,36 @@ func checkHeads(heads, kvHeads, headDim int) {
 	}
 }
 
-func (b *cudaBackend) Attention(out, probs, q, k, v backend.Buffer, tq, tk, heads, kvHeads, headDim, window int) {
+// Attention saves, when saved is non-nil, each query row's log-sum-exp
+// [heads, tq] for AttentionBackward, which recomputes the probabilities from
+// it: nothing of size [heads, tq, tk] is written or needed (see
+// backend.AttentionSaver).
+func (b *cudaBackend) Attention(out, saved, q, k, v backend.Buffer, tq, tk, heads, kvHeads, headDim, window int) {
 	b.enter()
 	defer b.exit()
+	if saved != nil {
+		b.need(saved, heads*tq, "Attention saved log-sum-exp")
+	}
+	b.attention(out, nil, saved, q, k, v, tq, tk, heads, kvHeads, headDim, window)
+}
+
+var _ backend.AttentionSaver = (*cudaBackend)(nil)
+
+// AttentionSavedLen implements backend.AttentionSaver: one log-sum-exp per
+// query row and head.
+func (b *cudaBackend) AttentionSavedLen(heads, tq, tk int) int { return heads * tq }
+
+// AttentionProbs implements backend.AttentionSaver: the forward kernel also
+// writes the probabilities [heads, tq, tk], only for a caller that asks.
+func (b *cudaBackend) AttentionProbs(out, probs, q, k, v backend.Buffer, tq, tk, heads, kvHeads, headDim, window int) {
+	b.enter()
+	defer b.exit()
+	b.need(probs, heads*tq*tk, "AttentionProbs probs")
+	b.attention(out, probs, nil, q, k, v, tq, tk, heads, kvHeads, headDim, window)
+}
+
+// attention launches the forward kernel; probs and lse may be nil.
+func (b *cudaBackend) attention(out, probs, lse, q, k, v backend.Buffer, tq, tk, heads, kvHeads, headDim, window int) {
 	checkHeads(heads, kvHeads, headDim)
 	if tq > tk {
 		panic(fmt.Sprintf("gpu: Attention: %d queries but only %d keys", tq, tk))
@@ -169,15 +196,20 @@ func (b *cudaBackend) Attention(out, probs, q, k, v backend.Buffer, tq, tk, head
 	b.need(k, tk*kvHeads*headDim, "Attention k")
 	b.need(v, tk*kvHeads*headDim, "Attention v")
 	b.need(out, tq*heads*headDim, "Attention output")
-	if probs != nil {
-		b.need(probs, heads*tq*tk, "Attention probs")
-	}
-	b.launch(kAttention, tq, heads, attThreads, argP(b.ptr(out)), argP(b.ptr(probs)), argP(b.ptr(q)), argP(b.ptr(k)),
-		argP(b.ptr(v)), argI(int64(tq)), argI(int64(tk)), argI(int64(heads)), argI(int64(kvHeads)),
-		argI(int64(headDim)), argI(int64(window)), argF(float64(float32(1/math.Sqrt(float64(headDim))))))
+	b.launch(kAttention, tq, heads, attThreads, argP(b.ptr(out)), argP(b.ptr(probs)), argP(b.ptr(lse)), argP(b.ptr(q)),
+		argP(b.ptr(k)), argP(b.ptr(v)), argI(int64(tq)), argI(int64(tk)), argI(int64(heads)), argI(int64(kvHeads)),
+		argI(int64(headDim)), argI(int64(window)), attScale(headDim))
 }
 
-func (b *cudaBackend) AttentionBackward(dq, dk, dv, dout, q, k, v, probs backend.Buffer, t, heads, kvHeads, headDim, window int) {
+// attScale is the kernels' score scale 1/√headDim, rounded to float32 as
+// the CPU backend's.
+func attScale(headDim int) arg { return argF(float64(float32(1 / math.Sqrt(float64(headDim))))) }
+
+// AttentionBackward recomputes the probabilities from q, k and the saved
+// log-sum-exp (flash attention): one kernel per query row and head computes
+// D_i = Σ_j P_ij dP_ij into the [heads, t] scratch and dq, a second per key
+// row and kv head dk and dv. Memory beyond the operands: 4·heads·t bytes.
+func (b *cudaBackend) AttentionBackward(dq, dk, dv, dout, q, k, v, saved backend.Buffer, t, heads, kvHeads, headDim, window int) {
 	b.enter()
 	defer b.exit()
 	checkHeads(heads, kvHeads, headDim)
@@ -186,17 +218,16 @@ func (b *cudaBackend) AttentionBackward(dq, dk, dv, dout, q, k, v, probs backend
 		buf  backend.Buffer
 		n    int
 		what string
-	}{{dq, qn, "dq"}, {dk, kn, "dk"}, {dv, kn, "dv"}, {dout, qn, "dout"}, {q, qn, "q"}, {k, kn, "k"}, {v, kn, "v"}, {probs, heads * t * t, "probs"}} {
+	}{{dq, qn, "dq"}, {dk, kn, "dk"}, {dv, kn, "dv"}, {dout, qn, "dout"}, {q, qn, "q"}, {k, kn, "k"}, {v, kn, "v"}, {saved, heads * t, "saved log-sum-exp"}} {
 		b.need(c.buf, c.n, "AttentionBackward "+c.what)
 	}
-	scale := argF(float64(float32(1 / math.Sqrt(float64(headDim)))))
-	ds := b.scratch(&b.attn, 4*int64(heads)*int64(t)*int64(t))
+	dd := b.scratch(&b.attn, 4*int64(heads)*int64(t))
 	T, H, KV, D, W := argI(int64(t)), argI(int64(heads)), argI(int64(kvHeads)), argI(int64(headDim)), argI(int64(window))
-	b.launch(kAttentionBackwardDS, t, heads, attThreads, argP(ds), argP(b.ptr(dout)), argP(b.ptr(v)), argP(b.ptr(probs)), T, H, KV, D, W)
-	threads := min((headDim+31)/32*32, 256)
-	b.launch(kAttentionBackwardDQ, t, heads, threads, argP(b.ptr(dq)), argP(ds), argP(b.ptr(k)), T, H, KV, D, W, scale)
-	b.launch(kAttentionBackwardDKV, t, kvHeads, threads, argP(b.ptr(dk)), argP(b.ptr(dv)), argP(ds), argP(b.ptr(probs)),
-		argP(b.ptr(q)), argP(b.ptr(dout)), T, H, KV, D, W, scale)
+	Q, K, V, dO, lse := argP(b.ptr(q)), argP(b.ptr(k)), argP(b.ptr(v)), argP(b.ptr(dout)), argP(b.ptr(saved))
+	b.launch(kAttentionBackwardDQ, t, heads, attThreads, argP(b.ptr(dq)), argP(dd), dO, Q, K, V, lse, T, H, KV, D, W,
+		attScale(headDim))
+	b.launch(kAttentionBackwardDKV, t, kvHeads, attThreads, argP(b.ptr(dk)), argP(b.ptr(dv)), dO, Q, K, V, lse, argP(dd),
+		T, H, KV, D, W, attScale(headDim))
 }
 
 func (b *cudaBackend) SwiGLU(out, gate, up backend.Buffer, n int) {

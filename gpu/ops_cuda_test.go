@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"esa/stdlib/backend"
@@ -276,6 +277,8 @@ func TestOpsAttention(t *testing.T) {
 	for _, c := range []struct{ tq, tk, heads, kv, hd, window int }{
 		{1, 1, 2, 1, 8, 0}, {17, 17, 4, 2, 32, 0}, {5, 40, 4, 4, 64, 0}, {70, 70, 6, 2, 128, 0},
 		{33, 33, 4, 1, 16, 7}, {1, 50, 2, 2, 256, 10}, {9, 9, 2, 1, 40, 0},
+		// Rows that see more keys than the dq kernel keeps (ATT_CACHE).
+		{280, 280, 2, 1, 8, 270},
 	} {
 		name := fmt.Sprintf("tq=%d tk=%d h=%d kv=%d hd=%d window=%d", c.tq, c.tk, c.heads, c.kv, c.hd, c.window)
 		qc, qg := p.rnd(c.tq*c.heads*c.hd, 1)
@@ -284,12 +287,21 @@ func TestOpsAttention(t *testing.T) {
 		oc, og := p.rnd(c.tq*c.heads*c.hd, 1)
 		pc, pg := p.rnd(c.heads*c.tq*c.tk, 1)
 		p.cpu.Attention(oc, pc, qc, kc, vc, c.tq, c.tk, c.heads, c.kv, c.hd, c.window)
-		dev.Attention(og, pg, qg, kg, vg, c.tq, c.tk, c.heads, c.kv, c.hd, c.window)
+		// The device saves one log-sum-exp per row and head for the
+		// backward, not the probabilities; they come only when asked for.
+		if n := backend.AttentionSavedLen(dev, c.heads, c.tq, c.tk); n != c.heads*c.tq {
+			t.Fatalf("%s: the device saves %d values for the backward, want heads·tq = %d", name, n, c.heads*c.tq)
+		}
+		sg := dev.Alloc(c.heads * c.tq)
+		dev.Attention(og, sg, qg, kg, vg, c.tq, c.tk, c.heads, c.kv, c.hd, c.window)
 		p.same("Attention out "+name, oc, og, c.tq*c.heads*c.hd, opTol)
-		p.same("Attention probs "+name, pc, pg, c.heads*c.tq*c.tk, opTol)
+		o1 := dev.Alloc(c.tq * c.heads * c.hd)
+		backend.AttentionProbs(dev, o1, pg, qg, kg, vg, c.tq, c.tk, c.heads, c.kv, c.hd, c.window)
+		p.same("AttentionProbs out "+name, oc, o1, c.tq*c.heads*c.hd, opTol)
+		p.same("AttentionProbs probs "+name, pc, pg, c.heads*c.tq*c.tk, opTol)
 		o2 := dev.Alloc(c.tq * c.heads * c.hd)
 		dev.Attention(o2, nil, qg, kg, vg, c.tq, c.tk, c.heads, c.kv, c.hd, c.window)
-		p.same("Attention without probs "+name, oc, o2, c.tq*c.heads*c.hd, opTol)
+		p.same("Attention without saving "+name, oc, o2, c.tq*c.heads*c.hd, opTol)
 		if c.tq != c.tk {
 			continue
 		}
@@ -299,11 +311,85 @@ func TestOpsAttention(t *testing.T) {
 		dkc, dkg := p.rnd(nk, 1)
 		dvc, dvg := p.rnd(nk, 1)
 		p.cpu.AttentionBackward(dqc, dkc, dvc, doc, qc, kc, vc, pc, c.tq, c.heads, c.kv, c.hd, c.window)
-		dev.AttentionBackward(dqg, dkg, dvg, dog, qg, kg, vg, pg, c.tq, c.heads, c.kv, c.hd, c.window)
+		dev.AttentionBackward(dqg, dkg, dvg, dog, qg, kg, vg, sg, c.tq, c.heads, c.kv, c.hd, c.window)
 		p.same("AttentionBackward dq "+name, dqc, dqg, n, opTol)
 		p.same("AttentionBackward dk "+name, dkc, dkg, nk, opTol)
 		p.same("AttentionBackward dv "+name, dvc, dvg, nk, opTol)
 	}
+}
+
+// TestOpsAttentionLong runs attention forward and backward over a sequence
+// long enough that a [heads, t, t] buffer would be large: the results must
+// match the CPU backend, the device must hold no more memory after the
+// backward than a small fraction of one such buffer, and the backward must
+// be deterministic (no float atomics: two runs agree bit for bit).
+func TestOpsAttentionLong(t *testing.T) {
+	dev := openDevice(t)
+	p := newPair(t, dev)
+	for _, c := range []struct{ t, heads, kv, hd, window int }{{1100, 4, 2, 16, 64}} {
+		T := c.t
+		name := fmt.Sprintf("t=%d h=%d kv=%d hd=%d window=%d", T, c.heads, c.kv, c.hd, c.window)
+		n, nk := T*c.heads*c.hd, T*c.kv*c.hd
+		qc, qg := p.rnd(n, 1)
+		kc, kg := p.rnd(nk, 1)
+		vc, vg := p.rnd(nk, 1)
+		doc, dog := p.rnd(n, 1)
+		oc, og := p.rnd(n, 1)
+		pc := p.cpu.Alloc(c.heads * T * T)
+		dqc, dkc, dvc := p.cpu.Alloc(n), p.cpu.Alloc(nk), p.cpu.Alloc(nk)
+		p.cpu.Attention(oc, pc, qc, kc, vc, T, T, c.heads, c.kv, c.hd, c.window)
+		p.cpu.AttentionBackward(dqc, dkc, dvc, doc, qc, kc, vc, pc, T, c.heads, c.kv, c.hd, c.window)
+
+		sg := dev.Alloc(backend.AttentionSavedLen(dev, c.heads, T, T))
+		dqg, dkg, dvg := dev.Alloc(n), dev.Alloc(nk), dev.Alloc(nk)
+		before := heldBytes(dev)
+		dev.Attention(og, sg, qg, kg, vg, T, T, c.heads, c.kv, c.hd, c.window)
+		dev.AttentionBackward(dqg, dkg, dvg, dog, qg, kg, vg, sg, T, c.heads, c.kv, c.hd, c.window)
+		grew := heldBytes(dev) - before
+		// One [heads, t, t] float32 buffer; the backward's own scratch is
+		// [heads, t] (rounded up to the backend's 1 MiB scratch minimum).
+		full := int64(4 * c.heads * T * T)
+		if grew >= full/4 {
+			t.Errorf("%s: attention forward and backward took %d more device bytes; a [heads, t, t] buffer is %d", name, grew, full)
+		}
+		t.Logf("%s: saved state %d bytes, forward and backward took %d more device bytes; [heads, t, t] is %d",
+			name, 4*sg.Len(), grew, full)
+		p.same("long Attention out "+name, oc, og, n, opTol)
+		p.same("long AttentionBackward dq "+name, dqc, dqg, n, opTol)
+		p.same("long AttentionBackward dk "+name, dkc, dkg, nk, opTol)
+		p.same("long AttentionBackward dv "+name, dvc, dvg, nk, opTol)
+
+		first := make([][]float32, 3)
+		for i, g := range []backend.Buffer{dqg, dkg, dvg} {
+			first[i] = make([]float32, g.Len())
+			dev.Download(first[i], g)
+		}
+		dev.AttentionBackward(dqg, dkg, dvg, dog, qg, kg, vg, sg, T, c.heads, c.kv, c.hd, c.window)
+		for i, g := range []backend.Buffer{dqg, dkg, dvg} {
+			again := make([]float32, g.Len())
+			dev.Download(again, g)
+			for e := range again {
+				if math.Float32bits(again[e]) != math.Float32bits(first[i][e]) {
+					t.Errorf("%s: AttentionBackward %s[%d] = %g, then %g: not deterministic", name, []string{"dq", "dk", "dv"}[i], e, first[i][e], again[e])
+					break
+				}
+			}
+		}
+	}
+}
+
+// heldBytes is how much device memory the driver has handed out, after the
+// backend returned every allocation it caches to the driver (so a buffer
+// taken from its free lists cannot hide).
+func heldBytes(dev Device) int64 {
+	b := dev.(*cudaBackend)
+	runtime.GC()
+	b.enter()
+	b.drainPending()
+	b.freeCached()
+	b.exit()
+	free, total := dev.MemInfo()
+	return total - free
 }
 
 func TestOpsActivations(t *testing.T) {

@@ -34,7 +34,7 @@
 //     inverse=true rotates back, which is the backward).
 //   - Attention (causal, grouped-query, optionally within a sliding window,
 //     queries at the last tq of tk positions so one call serves training,
-//     prefill and one-token decode; it saves the probabilities when asked)
+//     prefill and one-token decode; it saves the backward's state when asked)
 //     and AttentionBackward.
 //   - SwiGLU / SwiGLUBackward, CrossEntropy (loss and its logit gradient in
 //     one pass over the vocabulary).
@@ -53,11 +53,12 @@
 // alias); a GPU backend should keep device copies keyed by the host slice so
 // that accumulating over many sequences does not copy per sequence.
 //
-// Memory: a kept forward stores per layer the attention probabilities
-// [heads, T, T] next to the [T, width] activations. A GPU backend may instead
-// store only each row's log-sum-exp and recompute the probabilities in the
-// backward (flash attention); that changes Attention's probs argument into a
-// [heads, T] buffer and is the upgrade path for long sequences.
+// Memory: a kept forward stores per layer what Attention saves for the
+// backward next to the [T, width] activations: on the CPU backends the
+// attention probabilities [heads, T, T]. A backend may instead store only
+// each row's log-sum-exp and recompute the probabilities in the backward
+// (flash attention, the CUDA backend); it then implements AttentionSaver, and
+// AttentionSavedLen says how large the saved buffer must be ([heads, T]).
 //
 // Ops may run concurrently on different buffers (the model runs passes from
 // several goroutines); the CPU backends are safe for that.
@@ -138,11 +139,14 @@ type Backend interface {
 	// [tq, heads·headDim], k and v are [tk, kvHeads·headDim]; query row i is
 	// at position p = tk-tq+i and sees keys j ≤ p, and with window > 0 only
 	// p−window < j ≤ p (Mistral's sliding window; 0 means none). out is
-	// [tq, heads·headDim]. probs, when non-nil, receives the probabilities
-	// [heads, tq, tk] for the backward, zero outside each row's keys.
+	// [tq, heads·headDim]. probs, when non-nil, receives what
+	// AttentionBackward needs, AttentionSavedLen(be, heads, tq, tk) elements:
+	// here the probabilities [heads, tq, tk], zero outside each row's keys;
+	// an AttentionSaver saves less (AttentionProbs asks for probabilities).
 	Attention(out, probs, q, k, v Buffer, tq, tk, heads, kvHeads, headDim, window int)
 	// AttentionBackward sets dq, dk, dv (overwriting) from dout and the
-	// forward's q, k, v and probs, for tq = tk = t and the forward's window.
+	// forward's q, k, v and saved probs, for tq = tk = t and the forward's
+	// window.
 	AttentionBackward(dq, dk, dv, dout, q, k, v, probs Buffer, t, heads, kvHeads, headDim, window int)
 
 	// SwiGLU sets out = silu(gate) ⊙ up over n elements.

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"esa/gpu"
+	"esa/stdlib/backend"
 	"esa/stdlib/esa/choice"
 	"esa/stdlib/model"
 	"esa/stdlib/tensor"
@@ -103,7 +104,7 @@ func openDevice(m *model.Model, name string, d Device, need deviceNeed) (gpu.Dev
 		return nil, nil, fmt.Errorf("--device %s: %w", d, err)
 	}
 	free, total := dev.MemInfo()
-	if err := checkDeviceMemory(m, name, need, free); err != nil {
+	if err := checkDeviceMemory(dev, m, name, need, free); err != nil {
 		dev.Close()
 		return nil, nil, &UsageError{fmt.Errorf("--device %s (%s free of %s): %w", d, gigabytes(free), gigabytes(total), err)}
 	}
@@ -111,20 +112,20 @@ func openDevice(m *model.Model, name string, d Device, need deviceNeed) (gpu.Dev
 	return dev, &BackendInfo{Name: dev.Name(), GEMM: dev.GEMM(), MemoryFree: free, MemoryTotal: total}, nil
 }
 
-// checkDeviceMemory is model.CheckMemory for m's stored dtype, plus what it
+// checkDeviceMemory is model.CheckMemoryOn be for m's stored dtype, plus what it
 // does not count on a device: EstimateMemory holds one float32 gradient of
 // every parameter, but each sequence in flight holds its own on the device
 // for the length of its backward (model.LossAndGrad hands the backend the
 // worker's gradients), so batch sequences hold batch of them.
-func checkDeviceMemory(m *model.Model, name string, need deviceNeed, available int64) error {
+func checkDeviceMemory(be backend.Backend, m *model.Model, name string, need deviceNeed, available int64) error {
 	dt := storedDType(m)
-	if err := model.CheckMemory(name, m.Config, dt, need.seqLen, need.batch, need.grad, available); err != nil {
+	if err := model.CheckMemoryOn(be, name, m.Config, dt, need.seqLen, need.batch, need.grad, available); err != nil {
 		return err
 	}
 	if !need.grad || need.batch <= 1 {
 		return nil
 	}
-	est, err := model.EstimateMemory(m.Config, dt, need.seqLen, need.batch)
+	est, err := model.EstimateMemoryOn(be, m.Config, dt, need.seqLen, need.batch)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"esa/stdlib/backend"
 	"fmt"
 	"sort"
 	"strings"
@@ -304,6 +305,14 @@ type MemoryEstimate struct {
 // tokenizer; treat it as a lower bound to refuse early ("needs ≈N GB for
 // weights alone"), not as an exact figure.
 func EstimateMemory(cfg Config, dtype tensor.DType, seqLen, batch int) (MemoryEstimate, error) {
+	return EstimateMemoryOn(nil, cfg, dtype, seqLen, batch)
+}
+
+// EstimateMemoryOn is EstimateMemory for passes on backend be, counting what
+// be's Attention saves for the backward (backend.AttentionSavedLen): the
+// CPU's probabilities, O(T²) per layer, or a flash-attention backend's
+// O(T). A nil be is the CPU.
+func EstimateMemoryOn(be backend.Backend, cfg Config, dtype tensor.DType, seqLen, batch int) (MemoryEstimate, error) {
 	specs, err := ParamSpecs(cfg)
 	if err != nil {
 		return MemoryEstimate{}, err
@@ -326,7 +335,9 @@ func EstimateMemory(cfg Config, dtype tensor.DType, seqLen, batch int) (MemoryEs
 	if dtype != tensor.F32 {
 		widened = largest * f32
 	}
-	layerSaved, layerTransient := activationFloats(cfg, int64(seqLen))
+	// Per token: what one layer's attention saves for a sequence of seqLen.
+	saved := int64(backend.AttentionSavedLen(be, cfg.Heads, seqLen, seqLen))
+	layerSaved, layerTransient := activationFloats(cfg, (saved+int64(seqLen)-1)/int64(seqLen))
 	logits := tokens * int64(cfg.Vocab) * f32
 
 	eval := weights + widened + logits + tokens*layerTransient*f32
@@ -338,9 +349,10 @@ func EstimateMemory(cfg Config, dtype tensor.DType, seqLen, batch int) (MemoryEs
 
 // activationFloats returns, per token, the float32 values one layer saves for
 // the backward pass and the values one layer needs transiently (its working
-// buffers; during backward also the gradients of the saved values). Attention
-// probabilities cost heads × seqLen per token, which dominates at long context.
-func activationFloats(cfg Config, seqLen int64) (saved, transient int64) {
+// buffers; during backward also the gradients of the saved values). probs is
+// what attention saves per token: the probabilities, heads × seqLen, which
+// dominate at long context, or heads on a flash-attention backend.
+func activationFloats(cfg Config, probs int64) (saved, transient int64) {
 	D := int64(cfg.Dim)
 	F := int64(cfg.Hidden)
 	hd := int64(headDim(cfg))
@@ -348,7 +360,6 @@ func activationFloats(cfg Config, seqLen int64) (saved, transient int64) {
 	KV := int64(kvHeads(cfg))
 	q, kv := H*hd, 2*KV*hd
 	// Full rows even with a sliding window: the window masks, it does not shrink the rows.
-	probs := H * seqLen
 	// Residual input, normed input and its 1/rms for each of the two norms,
 	// q, k, v after RoPE, attention probabilities and output.
 	attn := 2*(2*D+1) + q + kv + probs + q
@@ -378,7 +389,12 @@ func activationFloats(cfg Config, seqLen int64) (saved, transient int64) {
 // needs ≈93.4 GB for weights alone; this device has 80.0 GB". name is how
 // the model is called in the message.
 func CheckMemory(name string, cfg Config, dtype tensor.DType, seqLen, batch int, grad bool, available int64) error {
-	m, err := EstimateMemory(cfg, dtype, seqLen, batch)
+	return CheckMemoryOn(nil, name, cfg, dtype, seqLen, batch, grad, available)
+}
+
+// CheckMemoryOn is CheckMemory for passes on backend be (EstimateMemoryOn).
+func CheckMemoryOn(be backend.Backend, name string, cfg Config, dtype tensor.DType, seqLen, batch int, grad bool, available int64) error {
+	m, err := EstimateMemoryOn(be, cfg, dtype, seqLen, batch)
 	if err != nil {
 		return err
 	}

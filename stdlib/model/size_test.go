@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"esa/stdlib/backend"
 	"esa/stdlib/safetensors"
 	"esa/stdlib/tensor"
 )
@@ -317,5 +318,47 @@ func TestCheckMemory(t *testing.T) {
 	}
 	if err := CheckMemory("Mixtral-8x7B-v0.1", mix, tensor.BF16, 512, 1, false, 100e9); err != nil {
 		t.Errorf("evaluation in 100 GB: %v", err)
+	}
+}
+
+// flashSaver is a backend whose attention saves one value per (head, row),
+// as the CUDA backend's does; only its AttentionSaver methods are called.
+type flashSaver struct{ backend.Backend }
+
+func (flashSaver) AttentionSavedLen(heads, tq, tk int) int { return heads * tq }
+func (flashSaver) AttentionProbs(out, probs, q, k, v backend.Buffer, tq, tk, heads, kvHeads, headDim, window int) {
+}
+
+// TestEstimateMemoryOnFlashBackend: on a backend that saves [heads, T] for
+// the attention backward instead of the probabilities [heads, T, T], a
+// gradient pass keeps T·(H·T − H) float32 less per layer, and one layer's
+// working set (counted in evaluation and in the gradient pass) shrinks by
+// the same.
+func TestEstimateMemoryOnFlashBackend(t *testing.T) {
+	cfg := seedConfigs["Llama-3.1-8B"]
+	const T = 4096
+	cpu, err := EstimateMemory(cfg, tensor.BF16, T, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := EstimateMemoryOn(flashSaver{}, cfg, tensor.BF16, T, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	H, L := int64(cfg.Heads), int64(cfg.Layers)
+	layer := T * (H*T - H) * 4
+	if got := cpu.GradPass - fl.GradPass; got != (L+1)*layer {
+		t.Errorf("GradPass on the CPU %d, on a flash backend %d: difference %d, want %d", cpu.GradPass, fl.GradPass, got, (L+1)*layer)
+	}
+	if got := cpu.Eval - fl.Eval; got != layer || cpu.Weights != fl.Weights {
+		t.Errorf("Eval difference %d, want %d; weights %d vs %d", got, layer, cpu.Weights, fl.Weights)
+	}
+	// Between the two estimates, the check passes on the flash backend only.
+	mid := (cpu.GradPass + fl.GradPass) / 2
+	if err := CheckMemoryOn(flashSaver{}, "Llama-3.1-8B", cfg, tensor.BF16, T, 1, true, mid); err != nil {
+		t.Errorf("flash backend, %d bytes: %v", mid, err)
+	}
+	if err := CheckMemory("Llama-3.1-8B", cfg, tensor.BF16, T, 1, true, mid); err == nil {
+		t.Errorf("CPU estimate fits in %d bytes", mid)
 	}
 }

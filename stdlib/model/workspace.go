@@ -11,7 +11,7 @@ import (
 type acts struct {
 	mean1, rstd1, xn1 backend.Buffer // first norm: mean (LayerNorm only), 1/rms or 1/std, output (q/k/v input)
 	q, k, v           backend.Buffer // after RoPE for q and k
-	probs             backend.Buffer // attention probabilities [heads, T, T] (kept passes only)
+	probs             backend.Buffer // what Attention saves for its backward (kept passes only): the probabilities [heads, T, T], or less (backend.AttentionSaver)
 	att               backend.Buffer // attention output = o_proj input
 	xmid              backend.Buffer // residual after attention (GPT-NeoX: sequential residual only)
 	mean2, rstd2, xn2 backend.Buffer // second norm
@@ -78,7 +78,7 @@ func newWorkspace(be backend.Backend, m *Model, rows int, keep bool) *workspace 
 			up: be.Alloc(R * F), h: be.Alloc(R * F),
 		}
 		if keep {
-			a.probs = be.Alloc(c.Heads * rows * rows)
+			a.probs = be.Alloc(backend.AttentionSavedLen(be, c.Heads, rows, rows))
 		}
 		if !neox || !c.ParallelResidual {
 			a.xmid = be.Alloc(rows * D)
