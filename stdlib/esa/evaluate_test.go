@@ -5,7 +5,6 @@ import (
 	"math"
 	"testing"
 
-	"esa/stdlib/builtin"
 	"esa/stdlib/checkpoint"
 	smoke "esa/stdlib/esa/data"
 	"esa/stdlib/eval"
@@ -15,11 +14,7 @@ import (
 // the sequential eval.Evaluate result bit for bit for every batch size, so
 // identical runs report identical perplexities whatever --batch-size.
 func TestEvaluateParallelBitIdentical(t *testing.T) {
-	dir, err := builtin.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := checkpoint.Load(dir, checkpoint.Options{})
+	m, err := checkpoint.Load("builtin", checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

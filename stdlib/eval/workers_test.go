@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"esa/stdlib/builtin"
 	"esa/stdlib/checkpoint"
 	smoke "esa/stdlib/esa/data"
 	"esa/stdlib/model"
@@ -15,11 +14,7 @@ import (
 
 func loadBuiltin(t *testing.T) *model.Model {
 	t.Helper()
-	dir, err := builtin.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := checkpoint.Load(dir, checkpoint.Options{})
+	m, err := checkpoint.Load("builtin", checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

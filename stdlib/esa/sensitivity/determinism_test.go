@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"esa/stdlib/builtin"
 	"esa/stdlib/checkpoint"
 	"esa/stdlib/esa/choice"
 )
@@ -98,11 +97,7 @@ func firstDiff(a, b []uint64) string {
 // bits with one or three workers; grad_x_weight and hutchinson_diag sum one
 // gradient per worker and are fixed for a given worker count only.
 func TestScoresBitIdenticalAcrossSchedules(t *testing.T) {
-	dir, err := builtin.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := checkpoint.Load(dir, checkpoint.Options{})
+	m, err := checkpoint.Load("builtin", checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,11 +246,7 @@ func TestForSequencesOrdered(t *testing.T) {
 // TestMeanGradientLossIndependentOfWorkers: the mean loss that goes with
 // grad_x_weight adds per-sequence losses in sequence order.
 func TestMeanGradientLossIndependentOfWorkers(t *testing.T) {
-	dir, err := builtin.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := checkpoint.Load(dir, checkpoint.Options{})
+	m, err := checkpoint.Load("builtin", checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"esa/internal/testmodels"
-	"esa/stdlib/builtin"
 	"esa/stdlib/checkpoint"
 	"esa/stdlib/esa/choice"
 	"esa/stdlib/model"
@@ -140,11 +139,7 @@ func TestHutchinsonRestoresBF16(t *testing.T) {
 // low-precision model's tensors must come back as they were (the same
 // tensors, bit for bit).
 func TestHutchinsonNonF32MatchesF32(t *testing.T) {
-	dir, err := builtin.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := checkpoint.Load(dir, checkpoint.Options{})
+	base, err := checkpoint.Load("builtin", checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
