@@ -19,7 +19,9 @@ type Device interface {
 	// model.CheckMemory before a run starts).
 	MemInfo() (free, total int64)
 	// GEMM names the matrix-product implementation in use: the cuBLAS
-	// library loaded (path and version) or the built-in kernel.
+	// library loaded (path and version) or the built-in kernel, and the
+	// precision (ESA_GPU_GEMM: fp32, tf32 or bf16; the built-in kernel is
+	// always fp32).
 	GEMM() string
 
 	// Select is rank.Select on the device: the scores of every tensor are

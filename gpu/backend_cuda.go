@@ -35,15 +35,17 @@ type cudaBackend struct {
 	fns     [numKernels]cu.Function
 	mods    []cu.Module
 	blas    *cublas
-	blasWhy string // why the built-in GEMM kernel is used
-	sync    bool   // ESA_CUDA_SYNC=1: synchronise after every launch
+	blasWhy string   // why the built-in GEMM kernel is used
+	mode    gemmMode // ESA_GPU_GEMM; the built-in kernel is fp32 whatever it says
+	sync    bool     // ESA_CUDA_SYNC=1: synchronise after every launch
 	closed  bool
 
 	weights map[*tensor.Tensor]*devTensor
-	wconv   *block // a weight widened to float32 for a GEMM
-	ints    *block // uploaded ids, targets and index lists
-	small   *block // nll, histograms and other small results
-	attn    *block // attention backward's D_i = rowsum(dO_i ∘ O_i) [heads, t]
+	wconv   *block    // a weight widened to float32 for a GEMM
+	half    [2]*block // float32 activations rounded to bf16 for a GEMM (its A, its B)
+	ints    *block    // uploaded ids, targets and index lists
+	small   *block    // nll, histograms and other small results
+	attn    *block    // attention backward's D_i = rowsum(dO_i ∘ O_i) [heads, t]
 
 	free    map[int64][]cu.DevicePtr // released allocations by size, for reuse
 	pendMu  sync.Mutex
@@ -104,8 +106,13 @@ func Available() (name string, ok bool, why string) {
 
 // New opens CUDA device ordinal: it retains the device's primary context
 // (the one the CUDA runtime, and so cuBLAS, uses too), JIT-loads the PTX
-// modules and loads cuBLAS if it can.
+// modules and loads cuBLAS if it can. ESA_GPU_GEMM chooses the GEMM
+// precision (fp32, tf32, bf16: see gemmMode); another value is an error.
 func New(ordinal int) (Device, error) {
+	mode, err := parseGEMMMode(os.Getenv(gemmModeEnv))
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %v", err)
+	}
 	n, err := cu.NumDevices()
 	if err != nil {
 		return nil, fmt.Errorf("gpu: CUDA driver: %v", err)
@@ -130,12 +137,12 @@ func New(ordinal int) (Device, error) {
 		return nil, fmt.Errorf("gpu: cuda:%d: %v", ordinal, err)
 	}
 	b := &cudaBackend{ordinal: ordinal, dev: dev, ctx: ctx, weights: map[*tensor.Tensor]*devTensor{},
-		free: map[int64][]cu.DevicePtr{}, sync: os.Getenv("ESA_CUDA_SYNC") == "1"}
+		free: map[int64][]cu.DevicePtr{}, sync: os.Getenv("ESA_CUDA_SYNC") == "1", mode: mode}
 	if err := b.loadKernels(); err != nil {
 		b.release()
 		return nil, err
 	}
-	if b.blas, err = loadCublas(); err != nil {
+	if b.blas, err = loadCublas(mode != gemmFP32); err != nil {
 		b.blasWhy = err.Error()
 	}
 	return b, nil
@@ -205,11 +212,24 @@ func (b *cudaBackend) fail(what string, err error) {
 
 func (b *cudaBackend) Name() string { return fmt.Sprintf("cuda:%d", b.ordinal) }
 
+// GEMM names the library and the precision, as results and esa doctor
+// show them.
 func (b *cudaBackend) GEMM() string {
-	if b.blas != nil {
-		return b.blas.String()
+	if b.blas == nil {
+		s := "built-in SGEMM kernel (" + b.blasWhy + "), fp32"
+		if b.mode != gemmFP32 {
+			s += fmt.Sprintf(" (%s=%s needs cuBLAS)", gemmModeEnv, b.mode)
+		}
+		return s
 	}
-	return "built-in SGEMM kernel (" + b.blasWhy + ")"
+	s := b.blas.String() + ", "
+	switch b.mode {
+	case gemmTF32:
+		return s + "tf32 (cublasGemmEx, TF32 tensor cores, float32 accumulation)"
+	case gemmBF16:
+		return s + "bf16 (cublasGemmEx: BF16 weights × activations rounded to bf16, float32 accumulation; other weights TF32)"
+	}
+	return s + "fp32 (cublasSgemm)"
 }
 
 func (b *cudaBackend) MemInfo() (free, total int64) {
@@ -247,7 +267,7 @@ func (b *cudaBackend) release() {
 	}
 	b.mods = nil
 	b.weights = map[*tensor.Tensor]*devTensor{}
-	b.wconv, b.ints, b.small, b.attn = nil, nil, nil, nil
+	b.wconv, b.half, b.ints, b.small, b.attn = nil, [2]*block{}, nil, nil, nil
 	runtime.GC() // hand back unreachable buffers before the context goes
 	b.drainPending()
 	b.freeCached()
@@ -556,6 +576,36 @@ func (b *cudaBackend) weightF32(t *tensor.Tensor) cu.DevicePtr {
 	}
 	dst := b.scratch(&b.wconv, 4*int64(w.n))
 	b.grid(kToF32, int64(w.n), argP(dst), argP(w.blk.ptr), argI(int64(w.dt)), argI(int64(w.n)))
+	return dst
+}
+
+// gemmPrec is the precision of the GEMMs of a weight stored as dt: the
+// mode's, or float32 on the built-in kernel.
+func (b *cudaBackend) gemmPrec(dt tensor.DType) gemmPrec {
+	if b.blas == nil {
+		return precF32
+	}
+	return b.mode.prec(dt)
+}
+
+// weightOperand returns weight t as a GEMM of precision p reads it: the
+// stored BF16 copy itself for precBF16, else float32 (weightF32).
+func (b *cudaBackend) weightOperand(t *tensor.Tensor, p gemmPrec) cu.DevicePtr {
+	if p == precBF16 {
+		return b.weight(t).blk.ptr // the mode gives precBF16 only to BF16 weights
+	}
+	return b.weightF32(t)
+}
+
+// actOperand returns the first n float32 of x as a GEMM of precision p reads
+// them: x itself, or for precBF16 rounded to bf16 into half[slot] (valid
+// until the next call that rounds into that slot).
+func (b *cudaBackend) actOperand(x backend.Buffer, n int, p gemmPrec, slot int) cu.DevicePtr {
+	if p != precBF16 {
+		return b.ptr(x)
+	}
+	dst := b.scratch(&b.half[slot], 2*int64(n))
+	b.grid(kToBF16, int64(n), argP(dst), argP(b.ptr(x)), argI(int64(n)))
 	return dst
 }
 

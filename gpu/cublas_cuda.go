@@ -16,6 +16,8 @@ typedef int (*cublas_destroy_t)(void *);
 typedef int (*cublas_version_t)(void *, int *);
 typedef int (*cublas_sgemm_t)(void *, int, int, int, int, int, const float *, const float *, int,
                               const float *, int, const float *, float *, int);
+typedef int (*cublas_gemmex_t)(void *, int, int, int, int, int, const void *, const void *, int, int,
+                               const void *, int, int, const void *, void *, int, int, int, int);
 
 static void *esa_dlopen(const char *name) { return dlopen(name, RTLD_NOW | RTLD_LOCAL); }
 static const char *esa_dlerror(void) { const char *e = dlerror(); return e ? e : ""; }
@@ -33,6 +35,14 @@ static int esa_cublas_sgemm(void *f, uintptr_t h, int ta, int tb, int m, int n, 
                             uintptr_t a, int lda, uintptr_t b, int ldb, float beta, uintptr_t c, int ldc) {
 	return ((cublas_sgemm_t)f)((void *)h, ta, tb, m, n, k, &alpha, (const float *)a, lda,
 	                           (const float *)b, ldb, &beta, (float *)c, ldc);
+}
+// Float32 alpha, beta and C (type 0, CUDA_R_32F): the compute types used are
+// CUBLAS_COMPUTE_32F and CUBLAS_COMPUTE_32F_FAST_TF32.
+static int esa_cublas_gemmex(void *f, uintptr_t h, int ta, int tb, int m, int n, int k, float alpha,
+                             uintptr_t a, int at, int lda, uintptr_t b, int bt, int ldb, float beta, uintptr_t c,
+                             int ldc, int compute, int algo) {
+	return ((cublas_gemmex_t)f)((void *)h, ta, tb, m, n, k, &alpha, (const void *)a, at, lda, (const void *)b, bt,
+	                            ldb, &beta, (void *)c, 0, ldc, compute, algo);
 }
 */
 import "C"
@@ -68,13 +78,14 @@ type cublas struct {
 	version int
 	handle  C.uintptr_t
 	sgemm   unsafe.Pointer
+	gemmEx  unsafe.Pointer // nil where the library lacks it (then only fp32 mode loads it)
 	destroy unsafe.Pointer
 }
 
 // loadCublas loads cuBLAS, or returns why not. ESA_CUBLAS=none forces the
 // built-in kernel; ESA_CUBLAS=/path/libcublas.so.N loads that file. The
-// device context must be current.
-func loadCublas() (*cublas, error) {
+// device context must be current. needEx: the mode calls cublasGemmEx.
+func loadCublas(needEx bool) (*cublas, error) {
 	env := os.Getenv("ESA_CUBLAS")
 	if env == "none" {
 		return nil, fmt.Errorf("ESA_CUBLAS=none")
@@ -106,10 +117,14 @@ func loadCublas() (*cublas, error) {
 			defer C.free(unsafe.Pointer(cs))
 			return C.esa_dlsym(lib, cs)
 		}
-		b := &cublas{path: name, sgemm: sym("cublasSgemm_v2"), destroy: sym("cublasDestroy_v2")}
+		b := &cublas{path: name, sgemm: sym("cublasSgemm_v2"), gemmEx: sym("cublasGemmEx"), destroy: sym("cublasDestroy_v2")}
 		create, version := sym("cublasCreate_v2"), sym("cublasGetVersion_v2")
 		if b.sgemm == nil || b.destroy == nil || create == nil || version == nil {
 			tried = append(tried, name+": missing cuBLAS v2 symbols")
+			continue
+		}
+		if needEx && b.gemmEx == nil {
+			tried = append(tried, name+": no cublasGemmEx")
 			continue
 		}
 		if st := C.esa_cublas_create(create, &b.handle); st != 0 {
@@ -133,8 +148,10 @@ func (b *cublas) String() string {
 	return fmt.Sprintf("cuBLAS %d.%d.%d (%s)", b.version/10000, b.version%10000/100, b.version%100, b.path)
 }
 
-// gemm runs g with the row-major operands A, B, C at device addresses pa, pb, pc.
-func (b *cublas) gemm(g gemmCall, pa, pb, pc uintptr) error {
+// gemm runs g in precision p with the row-major operands A, B, C at device
+// addresses pa, pb, pc: A and B float32, or both bf16 for precBF16; C
+// float32.
+func (b *cublas) gemm(g gemmCall, p gemmPrec, pa, pb, pc uintptr) error {
 	c := toCublas(g)
 	ops := [2]uintptr{pa, pb}
 	for _, v := range []int{c.m, c.n, c.k, c.lda, c.ldb, c.ldc} {
@@ -148,11 +165,23 @@ func (b *cublas) gemm(g gemmCall, pa, pb, pc uintptr) error {
 		}
 		return 0 // CUBLAS_OP_N
 	}
-	st := C.esa_cublas_sgemm(b.sgemm, b.handle, op(c.transA), op(c.transB), C.int(c.m), C.int(c.n), C.int(c.k),
-		C.float(g.alpha), C.uintptr_t(ops[c.a]), C.int(c.lda), C.uintptr_t(ops[c.b]), C.int(c.ldb),
-		C.float(g.beta), C.uintptr_t(pc), C.int(c.ldc))
+	if p == precF32 {
+		st := C.esa_cublas_sgemm(b.sgemm, b.handle, op(c.transA), op(c.transB), C.int(c.m), C.int(c.n), C.int(c.k),
+			C.float(g.alpha), C.uintptr_t(ops[c.a]), C.int(c.lda), C.uintptr_t(ops[c.b]), C.int(c.ldb),
+			C.float(g.beta), C.uintptr_t(pc), C.int(c.ldc))
+		if st != 0 {
+			return fmt.Errorf("cublasSgemm failed with status %d (m=%d n=%d k=%d)", int(st), c.m, c.n, c.k)
+		}
+		return nil
+	}
+	types, compute := gemmExTypes(p)
+	st := C.esa_cublas_gemmex(b.gemmEx, b.handle, op(c.transA), op(c.transB), C.int(c.m), C.int(c.n), C.int(c.k),
+		C.float(g.alpha), C.uintptr_t(ops[c.a]), C.int(types[c.a]), C.int(c.lda), C.uintptr_t(ops[c.b]),
+		C.int(types[c.b]), C.int(c.ldb), C.float(g.beta), C.uintptr_t(pc), C.int(c.ldc), C.int(compute),
+		C.int(cublasGemmDefault))
 	if st != 0 {
-		return fmt.Errorf("cublasSgemm failed with status %d (m=%d n=%d k=%d)", int(st), c.m, c.n, c.k)
+		return fmt.Errorf("cublasGemmEx (types %d·%d, compute %d) failed with status %d (m=%d n=%d k=%d)",
+			types[c.a], types[c.b], compute, int(st), c.m, c.n, c.k)
 	}
 	return nil
 }

@@ -28,6 +28,20 @@
 //
 // Weights live on the device in their stored dtype (F32, BF16, F16 or F64),
 // uploaded on first use and dropped by Invalidate. Activations, gradients
-// and all arithmetic are float32 (non-F32 weights are widened per use), so
-// results match the float32 CPU backend to rounding.
+// and all arithmetic outside the GEMMs are float32. The GEMMs' precision is
+// chosen with ESA_GPU_GEMM when New opens the device:
+//
+//   - fp32 (the default): float32 operands and arithmetic (cublasSgemm;
+//     non-F32 weights widened per use), so results match the float32 CPU
+//     backend to rounding;
+//   - tf32: the same float32 operands multiplied on TF32 tensor cores
+//     (cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_TF32): 10-bit mantissa inputs,
+//     float32 accumulation;
+//   - bf16: the GEMMs of BF16-stored weights use the stored weight as it is
+//     and the float32 activations rounded to bf16 (both operands of the
+//     weight gradient), accumulating in float32 (cublasGemmEx,
+//     CUBLAS_COMPUTE_32F); GEMMs of F32, F16 and F64 weights run as in tf32.
+//
+// The built-in GEMM kernel (no cuBLAS) is fp32 whatever the mode. GEMM()
+// says which is in use.
 package gpu

@@ -3,7 +3,10 @@ package gpu
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
+
+	"esa/stdlib/tensor"
 )
 
 // refCublasSgemm is cublasSgemm's definition (column-major, element (r, c)
@@ -106,4 +109,49 @@ func TestMatMulCallsThroughCublasMapping(t *testing.T) {
 	}
 	viaCublas(matMulDWCall(rows, nOut, nIn), dy, x, dw)
 	closeTo(t, "MatMulBackward dw", dw, wantDW)
+}
+
+// TestGEMMModes: ESA_GPU_GEMM's values, the default, the error listing the
+// valid ones, and the precision each mode gives each weight dtype.
+func TestGEMMModes(t *testing.T) {
+	for s, want := range map[string]gemmMode{"": gemmFP32, "fp32": gemmFP32, "tf32": gemmTF32, "bf16": gemmBF16, "BF16": gemmBF16, " tf32 ": gemmTF32} {
+		if m, err := parseGEMMMode(s); err != nil || m != want {
+			t.Errorf("parseGEMMMode(%q) = %v, %v; want %v", s, m, err, want)
+		}
+	}
+	for _, bad := range []string{"fp16", "bfloat16", "32", "fp32,bf16"} {
+		_, err := parseGEMMMode(bad)
+		if err == nil {
+			t.Errorf("parseGEMMMode(%q) accepted", bad)
+			continue
+		}
+		for _, s := range []string{"ESA_GPU_GEMM", bad, "fp32", "tf32", "bf16"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("parseGEMMMode(%q): error %q does not name %q", bad, err, s)
+			}
+		}
+	}
+	for m, name := range gemmModeNames {
+		if gemmMode(m).String() != name {
+			t.Errorf("mode %d prints %q, want %q", m, gemmMode(m), name)
+		}
+	}
+	want := map[gemmMode][4]gemmPrec{ // F32, BF16, F16, F64
+		gemmFP32: {precF32, precF32, precF32, precF32},
+		gemmTF32: {precTF32, precTF32, precTF32, precTF32},
+		gemmBF16: {precTF32, precBF16, precTF32, precTF32},
+	}
+	for m, precs := range want {
+		for i, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16, tensor.F64} {
+			if got := m.prec(dt); got != precs[i] {
+				t.Errorf("%s mode, %s weight: precision %d, want %d", m, dt, got, precs[i])
+			}
+		}
+	}
+	if ty, c := gemmExTypes(precBF16); ty != [2]int{cudaR16BF, cudaR16BF} || c != cublasCompute32F {
+		t.Errorf("bf16 GemmEx: types %v compute %d", ty, c)
+	}
+	if ty, c := gemmExTypes(precTF32); ty != [2]int{cudaR32F, cudaR32F} || c != cublasCompute32FTF32 {
+		t.Errorf("tf32 GemmEx: types %v compute %d", ty, c)
+	}
 }

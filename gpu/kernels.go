@@ -24,6 +24,7 @@ type kernelSpec struct {
 const (
 	kAdd = iota
 	kToF32
+	kToBF16
 	kSwiGLU
 	kSwiGLUBackward
 	kEmbedding
@@ -64,6 +65,7 @@ const (
 var kernelSpecs = [numKernels]kernelSpec{
 	kAdd:                  {"elementwise", "esa_add", "ppi"},
 	kToF32:                {"elementwise", "esa_to_f32", "ppii"},
+	kToBF16:               {"elementwise", "esa_to_bf16", "ppi"},
 	kSwiGLU:               {"elementwise", "esa_swiglu", "pppi"},
 	kSwiGLUBackward:       {"elementwise", "esa_swiglu_backward", "pppppi"},
 	kEmbedding:            {"elementwise", "esa_embedding", "ppipii"},

@@ -3,6 +3,7 @@
 package gpu
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"esa/internal/testmodels"
+	"esa/stdlib/backend"
 	"esa/stdlib/checkpoint"
 	"esa/stdlib/esa/data"
 	"esa/stdlib/esa/rank"
@@ -75,7 +77,13 @@ func relDiff(a, b []float32) float64 {
 // on the same tensors.
 func twoModels(t *testing.T, dev Device, path string) (cpu, gpu *model.Model) {
 	t.Helper()
-	c, err := checkpoint.Open(path, checkpoint.Options{})
+	return twoModelsOpt(t, dev, path, checkpoint.Options{})
+}
+
+// twoModelsOpt is twoModels with checkpoint options (a dtype conversion).
+func twoModelsOpt(t *testing.T, dev Device, path string, opt checkpoint.Options) (cpu, gpu *model.Model) {
+	t.Helper()
+	c, err := checkpoint.Open(path, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +165,103 @@ func TestStoriesMatchesCPU(t *testing.T) {
 				t.Errorf("loss %.9g (CPU %.9g); worst gradient %s differs by %.3g relative", lg, lc, at, worst)
 			}
 		})
+	}
+}
+
+// Tolerances of bf16 GEMMs (activations rounded to bf16, unit roundoff 2⁻⁹
+// ≈ 2·10⁻³) against float32 on the same bf16 weights, for stories260K (5
+// layers). Logits: torch.testing's default relative tolerance for bf16,
+// 1.6·10⁻² (2⁻⁶), where the emulator gives 4.2·10⁻³ (the logits carry the
+// roundings of every layer's GEMMs). Loss: 2·10⁻³, one bf16 rounding — it
+// is a sum over tokens, whose errors partly cancel; the emulator gives
+// 4.4·10⁻⁴. Gradients (max |Δ| relative to the tensor's largest): a weight's
+// gradient carries the roundings of the forward and of the backward of every
+// later layer, more than the logits; 6·10⁻², where the emulator's worst is
+// 1.9·10⁻² (layers.1 q_proj). A mapping or scratch bug is off by O(1).
+const (
+	bf16LogitTol = 1.6e-2
+	bf16LossTol  = 2e-3
+	bf16GradTol  = 6e-2
+)
+
+// TestStoriesBF16GEMM runs stories260K converted to BF16 in the bf16 GEMM
+// mode against the CPU backend on the same BF16 weights (float32
+// activations): the device rounds every GEMM's activations to bf16, 2⁻⁹
+// relative, so the logits, loss and gradients agree only to bf16 tolerances
+// (see bf16LogitTol, bf16GradTol), and the greedy text is expected to stay
+// the CPU's.
+func TestStoriesBF16GEMM(t *testing.T) {
+	dev := openDeviceMode(t, "bf16")
+	if strings.HasPrefix(dev.GEMM(), "built-in") {
+		t.Skipf("GEMM: %s: no bf16 GEMMs without cuBLAS", dev.GEMM())
+	}
+	if !strings.Contains(dev.GEMM(), ", bf16") {
+		t.Fatalf("GEMM() = %q: not in bf16 mode", dev.GEMM())
+	}
+	cpu, gpu := twoModelsOpt(t, dev, testmodels.Path(t, "stories260K-hf"), checkpoint.Options{DType: "bf16"})
+	for _, p := range gpu.Params {
+		if len(p.Shape) >= 2 && p.DType != tensor.BF16 {
+			t.Fatalf("%s is %s after converting to bf16", p.Name, p.DType)
+		}
+	}
+	seq := calibration(cpu, 1)[0]
+	pc, err := cpu.Forward(seq, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Release()
+	pg, err := gpu.Forward(seq, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Release()
+	d := relDiff(pg.Logits, pc.Logits)
+	t.Logf("logits vs CPU on the same bf16 weights: %.3g relative", d)
+	record(t, "stories bf16 GEMM logits vs CPU (bf16 weights)", d <= bf16LogitTol, map[string]any{"rel_diff": d, "tol": bf16LogitTol, "tokens": len(seq)})
+	if d > bf16LogitTol {
+		t.Errorf("bf16 GEMM logits differ from the CPU backend by %.3g relative (> %g)", d, bf16LogitTol)
+	}
+
+	ctx := context.Background()
+	outC, err := cpu.Generate(ctx, []int{cpu.Config.BOS}, 60, cpu.Config.EOS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outG, err := gpu.Generate(ctx, []int{gpu.Config.BOS}, 60, gpu.Config.EOS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	textC := strings.TrimSpace(cpu.Tokenizer.Decode(outC, true))
+	textG := strings.TrimSpace(gpu.Tokenizer.Decode(outG, true))
+	t.Logf("greedy text, bf16 GEMMs: %q (CPU on bf16 weights: same %v; the float32 checkpoint's text: same %v)", textG, textG == textC, textG == knownGreedy)
+	record(t, "stories bf16 GEMM greedy text == CPU's (bf16 weights)", textG == textC, map[string]any{"text": textG, "fp32_text": textG == knownGreedy})
+	if textG != textC {
+		t.Errorf("greedy decode with bf16 GEMMs:\n got  %q\n CPU  %q", textG, textC)
+	}
+
+	gc, gg := cpu.NewGrads(), gpu.NewGrads()
+	lc, _, err := cpu.LossAndGrad(seq, gc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, _, err := gpu.LossAndGrad(seq, gg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst, at := 0.0, ""
+	for i := range gc.G {
+		if d := relDiff(gg.G[i], gc.G[i]); d > worst {
+			worst, at = d, cpu.Params[i].Name
+		}
+	}
+	dl := math.Abs(lg-lc) / math.Abs(lc)
+	t.Logf("loss %.7g (CPU %.7g, %.3g relative); worst gradient %s %.3g relative", lg, lc, dl, at, worst)
+	ok := dl <= bf16LossTol && worst <= bf16GradTol
+	record(t, "stories bf16 GEMM loss+grads vs CPU (bf16 weights)", ok, map[string]any{"loss": lg, "cpu_loss": lc, "loss_rel_diff": dl,
+		"worst_grad_rel_diff": worst, "worst_tensor": at})
+	if !ok {
+		t.Errorf("bf16 GEMMs: loss %.9g (CPU %.9g, %.3g relative > %g?); worst gradient %s differs by %.3g relative (> %g?)",
+			lg, lc, dl, bf16LossTol, at, worst, bf16GradTol)
 	}
 }
 
@@ -507,8 +612,12 @@ func TestHFReference(t *testing.T) {
 
 // TestTimings measures forward+backward throughput (Model.LossAndGrad,
 // which copies every gradient to the host and back per call, as the model
-// API does today) and a global grad_x_weight top-k over every scored
-// weight on the device. It runs when $ESA_TIMING_DIR holds a saved model.
+// API does today) in each GEMM mode of $ESA_TIMING_GEMM (default
+// "bf16,tf32,fp32": the mode of the throughput target first, should the
+// stage run out of time), each on a device opened for it (New reads the
+// mode), and once, after the first mode, a global grad_x_weight top-k over
+// every scored weight on the device. It runs when $ESA_TIMING_DIR holds a
+// saved model.
 func TestTimings(t *testing.T) {
 	dir := os.Getenv("ESA_TIMING_DIR")
 	if dir == "" {
@@ -522,7 +631,9 @@ func TestTimings(t *testing.T) {
 	if K <= 0 {
 		K = 1000
 	}
-	dev := openDevice(t)
+	reps, _ := strconv.Atoi(os.Getenv("ESA_TIMING_REPS"))
+	reps = max(reps, 2)
+	modes := strings.Split(cmp.Or(os.Getenv("ESA_TIMING_GEMM"), "bf16,tf32,fp32"), ",")
 	c, err := checkpoint.Open(dir, checkpoint.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -532,44 +643,60 @@ func TestTimings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.SetBackend(dev)
 	ids := make([]int, T)
 	for i := range ids {
 		ids[i] = (i*7919 + 13) % m.Config.Vocab
 	}
-	g := m.NewGrads()
-	if _, _, err := m.LossAndGrad(ids, g); err != nil { // warm-up: uploads, JIT, workspaces
-		t.Fatal(err)
+	var params int64
+	for _, w := range m.Params {
+		params += int64(w.Len())
 	}
-	reps, _ := strconv.Atoi(os.Getenv("ESA_TIMING_REPS"))
-	reps = max(reps, 2)
-	t0 := time.Now()
-	for r := 0; r < reps; r++ {
-		if _, _, err := m.LossAndGrad(ids, g); err != nil {
+	g := m.NewGrads()
+	for i, mode := range modes {
+		mode = strings.TrimSpace(mode)
+		t.Setenv(gemmModeEnv, mode)
+		dev, err := New(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetBackend(dev)
+		if _, _, err := m.LossAndGrad(ids, g); err != nil { // warm-up: uploads, JIT, workspaces
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		for r := 0; r < reps; r++ {
+			if _, _, err := m.LossAndGrad(ids, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fb := time.Since(t0).Seconds() / float64(reps)
+		fields := map[string]any{"gemm_mode": mode, "tokens": T, "fwd_bwd_seconds": fb, "tokens_per_s": float64(T) / fb,
+			"params": params, "gemm": dev.GEMM(), "model_flops_per_s": 6 * float64(params) * float64(T) / fb}
+		t.Logf("%s GEMMs: fwd+bwd %d tokens: %.3f s (%.0f tokens/s)", mode, T, fb, float64(T)/fb)
+		if i == 0 {
+			var st []ScoreTensor
+			var scored int64
+			for j, w := range m.Params {
+				if len(w.Shape) >= 2 {
+					s := ScoreTensor{Name: w.Name, Metric: MetricGradXWeight, Scores: dev.FromHost(g.G[j]), Weight: w}
+					st = append(st, s)
+					scored += s.length()
+				}
+			}
+			t1 := time.Now()
+			top, _, err := dev.Select(context.Background(), st, rank.Options{K: K, Global: true, Top: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sel := time.Since(t1).Seconds()
+			fields["scored"], fields["topk_k"], fields["topk_seconds"], fields["topk_found"] = scored, K, sel, top.Len()
+			t.Logf("global top-%d over %d scores: %.3f s", K, scored, sel)
+		}
+		record(t, "timing ours", true, fields)
+		// The next mode opens its own device: free this one's memory first.
+		m.SetBackend(backend.CPU())
+		if err := dev.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fb := time.Since(t0).Seconds() / float64(reps)
-	var params int64
-	var st []ScoreTensor
-	for i, w := range m.Params {
-		params += int64(w.Len())
-		if len(w.Shape) >= 2 {
-			st = append(st, ScoreTensor{Name: w.Name, Metric: MetricGradXWeight, Scores: dev.FromHost(g.G[i]), Weight: w})
-		}
-	}
-	var scored int64
-	for _, s := range st {
-		scored += s.length()
-	}
-	t1 := time.Now()
-	top, _, err := dev.Select(context.Background(), st, rank.Options{K: K, Global: true, Top: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel := time.Since(t1).Seconds()
-	record(t, "timing ours", true, map[string]any{"tokens": T, "fwd_bwd_seconds": fb, "tokens_per_s": float64(T) / fb,
-		"params": params, "scored": scored, "topk_k": K, "topk_seconds": sel, "topk_found": top.Len(), "gemm": dev.GEMM(),
-		"model_flops_per_s": 6 * float64(params) * float64(T) / fb})
-	t.Logf("fwd+bwd %d tokens: %.3f s (%.0f tokens/s); global top-%d over %d scores: %.3f s", T, fb, float64(T)/fb, K, scored, sel)
 }

@@ -56,16 +56,20 @@ func (b *cudaBackend) EmbeddingBackward(dw, dout backend.Buffer, ids []int, dim 
 	b.grid(kEmbeddingBackward, int64(dim), argP(b.ptr(dw)), argP(b.ptr(dout)), argP(dev[0]), argI(int64(rows)), argI(int64(dim)))
 }
 
-// gemm runs a row-major GEMM on cuBLAS, or on the built-in kernel.
-func (b *cudaBackend) gemm(g gemmCall, pa, pb, pc cu.DevicePtr) {
+// gemm runs a row-major GEMM of precision p (gemmPrec) on cuBLAS, or on the
+// built-in kernel (precF32 only).
+func (b *cudaBackend) gemm(g gemmCall, p gemmPrec, pa, pb, pc cu.DevicePtr) {
 	if g.m == 0 || g.n == 0 {
 		return
 	}
 	if b.blas != nil {
-		if err := b.blas.gemm(g, uintptr(pa), uintptr(pb), uintptr(pc)); err != nil {
+		if err := b.blas.gemm(g, p, uintptr(pa), uintptr(pb), uintptr(pc)); err != nil {
 			b.fail("GEMM", err)
 		}
 		return
+	}
+	if p != precF32 {
+		panic(fmt.Sprintf("gpu: built-in GEMM asked for precision %d", p)) // gemmPrec gives it precF32 only
 	}
 	gy := (g.m + 63) / 64
 	if gy > 65535 {
@@ -82,8 +86,9 @@ func (b *cudaBackend) MatMul(out, x backend.Buffer, w *tensor.Tensor, rows int, 
 	nOut, nIn := w.Rows(), w.Cols()
 	b.need(x, rows*nIn, "MatMul input")
 	b.need(out, rows*nOut, "MatMul output")
-	W := b.weightF32(w)
-	b.gemm(matMulCall(rows, nOut, nIn, accumulate), b.ptr(x), W, b.ptr(out))
+	p := b.gemmPrec(w.DType)
+	X, W := b.actOperand(x, rows*nIn, p, 0), b.weightOperand(w, p)
+	b.gemm(matMulCall(rows, nOut, nIn, accumulate), p, X, W, b.ptr(out))
 }
 
 func (b *cudaBackend) MatMulBackward(dx, dw, dout, x backend.Buffer, w *tensor.Tensor, rows int, accumulateDX bool) {
@@ -91,15 +96,20 @@ func (b *cudaBackend) MatMulBackward(dx, dw, dout, x backend.Buffer, w *tensor.T
 	defer b.exit()
 	nOut, nIn := w.Rows(), w.Cols()
 	b.need(dout, rows*nOut, "MatMulBackward dout")
+	if dx == nil && dw == nil {
+		return
+	}
+	// dout is the A operand of both GEMMs: rounded (bf16) once for both.
+	p := b.gemmPrec(w.DType)
+	dO := b.actOperand(dout, rows*nOut, p, 0)
 	if dx != nil {
 		b.need(dx, rows*nIn, "MatMulBackward dx")
-		W := b.weightF32(w)
-		b.gemm(matMulDXCall(rows, nOut, nIn, accumulateDX), b.ptr(dout), W, b.ptr(dx))
+		b.gemm(matMulDXCall(rows, nOut, nIn, accumulateDX), p, dO, b.weightOperand(w, p), b.ptr(dx))
 	}
 	if dw != nil {
 		b.need(dw, nOut*nIn, "MatMulBackward dw")
 		b.need(x, rows*nIn, "MatMulBackward x")
-		b.gemm(matMulDWCall(rows, nOut, nIn), b.ptr(dout), b.ptr(x), b.ptr(dw))
+		b.gemm(matMulDWCall(rows, nOut, nIn), p, dO, b.actOperand(x, rows*nIn, p, 1), b.ptr(dw))
 	}
 }
 

@@ -6,8 +6,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
+	"unsafe"
+
+	"gorgonia.org/cu"
 
 	"esa/stdlib/backend"
 	"esa/stdlib/tensor"
@@ -22,14 +28,50 @@ import (
 // summation order and hardware exp/log (about 2 ulp) differ from the CPU.
 const opTol = 2e-5
 
+// tf32Tol is the tolerance of a TF32 GEMM against the float32 CPU backend.
+// TF32 keeps 10 of the 23 mantissa bits, so each input is off by up to 2⁻¹¹
+// relative when rounded (2⁻¹⁰ truncated, as tensor cores may), each product
+// by twice that; over k products of random sign the error grows like √k, as
+// does the result, so relative to the largest result it stays near 2⁻¹¹·√2
+// (≈ 3.5·10⁻⁴) typically, a few times that at the worst of thousands of
+// outputs. 4·10⁻³ (2⁻⁸) covers truncation with room, and is still 20 times
+// below what bf16 rounding of the activations would give.
+const tf32Tol = 4e-3
+
+// openDevice opens device 0 in the default fp32 GEMM mode, whatever
+// ESA_GPU_GEMM says outside: the tests' tolerances are float32's.
 func openDevice(t testing.TB) Device {
 	t.Helper()
+	return openDeviceMode(t, "fp32")
+}
+
+// openDeviceMode opens device 0 with ESA_GPU_GEMM=mode.
+func openDeviceMode(t testing.TB, mode string) Device {
+	t.Helper()
+	t.Setenv(gemmModeEnv, mode)
 	d, err := New(0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// onEmulator says whether device 0 is gpu/emu's CPU emulator, whose cuBLAS
+// logs the GEMM calls (ESA_EMU_CUBLAS_LOG).
+func onEmulator() bool {
+	name, ok, _ := Available()
+	return ok && strings.Contains(name, "gpu/emu")
+}
+
+// roundBF16 is v with every value rounded to bf16 (tensor.F32ToBF16), as
+// the bf16 GEMMs round their float32 activation operands.
+func roundBF16(v []float32) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = tensor.BF16ToF32(tensor.F32ToBF16(x))
+	}
+	return out
 }
 
 // opPair runs the same op on the CPU backend and the device.
@@ -148,37 +190,185 @@ func TestOpsMemory(t *testing.T) {
 	}
 }
 
+// TestOpsMatMul checks MatMul and MatMulBackward against the CPU backend for
+// every weight dtype, in each GEMM mode on cuBLAS and on the built-in kernel
+// (which stays float32 whatever the mode). The reference is float32 on the
+// operands the GEMM is meant to see: for a bf16 GEMM, the activations
+// rounded to bf16 (the weights are bf16 already). Products of two bf16
+// values have at most 16 significant bits, exact in float32, and the sums
+// are float32 on both sides, so the device differs from that reference only
+// in summation order — opTol, as in fp32 mode — while an activation not
+// rounded, or rounded otherwise, is off by up to 2⁻⁹ relative and fails.
+// TF32 GEMMs are compared with the float32 result at tf32Tol. On the
+// emulator, its cuBLAS log shows the entry point and compute type of every
+// GEMM.
 func TestOpsMatMul(t *testing.T) {
-	for _, gemm := range []string{"cublas", "builtin"} {
-		t.Run(gemm, func(t *testing.T) {
-			if gemm == "builtin" {
-				t.Setenv("ESA_CUBLAS", "none")
+	for _, c := range []struct{ name, cublas, mode string }{
+		{"cublas", "", "fp32"}, {"builtin", "none", "fp32"},
+		{"cublas-tf32", "", "tf32"}, {"cublas-bf16", "", "bf16"}, {"builtin-bf16", "none", "bf16"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.cublas != "" {
+				t.Setenv("ESA_CUBLAS", c.cublas)
 			}
-			dev := openDevice(t)
-			t.Logf("GEMM: %s", dev.GEMM())
+			mode, err := parseGEMMMode(c.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev := openDeviceMode(t, c.mode)
+			gemm := dev.GEMM()
+			t.Logf("GEMM: %s", gemm)
+			// The built-in kernel where asked, or where no cuBLAS loads
+			// (ESA_CUBLAS=none from outside, a machine without it).
+			builtin := strings.HasPrefix(gemm, "built-in")
+			wantMode := c.mode
+			if builtin {
+				wantMode = "fp32"
+			}
+			if !strings.Contains(gemm, ", "+wantMode) || (c.cublas == "none" && !builtin) ||
+				(builtin && mode != gemmFP32) != strings.Contains(gemm, "ESA_GPU_GEMM="+c.mode+" needs cuBLAS") {
+				t.Errorf("GEMM() = %q: want the %s mode (ESA_CUBLAS=%q)", gemm, wantMode, c.cublas)
+			}
+			logFile := filepath.Join(t.TempDir(), "cublas.log")
+			emu := onEmulator()
+			if emu {
+				t.Setenv("ESA_EMU_CUBLAS_LOG", logFile)
+			}
 			p := newPair(t, dev)
 			for _, dt := range dtypes {
+				prec := precF32
+				if !builtin {
+					prec = mode.prec(dt)
+				}
+				act, tol := func(v []float32) []float32 { return v }, opTol
+				switch prec {
+				case precBF16:
+					act = roundBF16
+				case precTF32:
+					tol = tf32Tol
+				}
+				// cpuDev returns a CPU buffer of the values the GEMM should
+				// see and a device buffer of v.
+				cpuDev := func(v []float32) (backend.Buffer, backend.Buffer) {
+					cb := p.cpu.Alloc(len(v))
+					p.cpu.Upload(cb, act(v))
+					return cb, dev.FromHost(v)
+				}
+				os.Remove(logFile)
+				gemms := 0
 				for _, sh := range [][3]int{{1, 7, 5}, {37, 130, 67}, {128, 96, 200}} {
 					rows, nOut, nIn := sh[0], sh[1], sh[2]
 					name := fmt.Sprintf("%s/%dx%dx%d", dt, rows, nOut, nIn)
 					w := p.weight("w", dt, 0.5, nOut, nIn)
-					xc, xg := p.rnd(rows*nIn, 1)
+					xc, xg := cpuDev(p.vec(rows*nIn, 1))
 					for _, acc := range []bool{false, true} {
 						oc, og := p.rnd(rows*nOut, 1)
 						p.cpu.MatMul(oc, xc, w, rows, acc)
 						dev.MatMul(og, xg, w, rows, acc)
-						p.same(fmt.Sprintf("MatMul %s acc=%v", name, acc), oc, og, rows*nOut, opTol)
+						p.same(fmt.Sprintf("MatMul %s acc=%v", name, acc), oc, og, rows*nOut, tol)
 					}
-					dyc, dyg := p.rnd(rows*nOut, 1)
+					dyc, dyg := cpuDev(p.vec(rows*nOut, 1))
 					dxc, dxg := p.rnd(rows*nIn, 1)
 					dwc, dwg := p.rnd(nOut*nIn, 1)
 					p.cpu.MatMulBackward(dxc, dwc, dyc, xc, w, rows, true)
 					dev.MatMulBackward(dxg, dwg, dyg, xg, w, rows, true)
-					p.same("MatMulBackward dx "+name, dxc, dxg, rows*nIn, opTol)
-					p.same("MatMulBackward dw "+name, dwc, dwg, nOut*nIn, opTol)
+					p.same("MatMulBackward dx "+name, dxc, dxg, rows*nIn, tol)
+					p.same("MatMulBackward dw "+name, dwc, dwg, nOut*nIn, tol)
+					gemms += 4
+				}
+				if emu {
+					checkGEMMLog(t, logFile, dt, builtin, prec, gemms)
 				}
 			}
+			if !emu {
+				t.Log("not the emulator: the GEMMs' compute types are not observable")
+			}
 		})
+	}
+}
+
+// checkGEMMLog checks the emulated cuBLAS's log: n calls, each the entry
+// point and types of precision prec, or none on the built-in kernel.
+func checkGEMMLog(t *testing.T, path string, dt tensor.DType, builtin bool, prec gemmPrec, n int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(strings.ReplaceAll(string(data), " ", "_"))
+	want := map[gemmPrec]string{
+		precF32:  "cublasSgemm_A=0_B=0_C=0_compute=68",
+		precTF32: "cublasGemmEx_A=0_B=0_C=0_compute=77",
+		precBF16: "cublasGemmEx_A=14_B=14_C=0_compute=68",
+	}[prec]
+	if builtin {
+		n = 0
+	}
+	if len(lines) != n {
+		t.Errorf("%s weights: %d cuBLAS calls logged, want %d", dt, len(lines), n)
+	}
+	for _, l := range lines {
+		if l != want {
+			t.Errorf("%s weights: cuBLAS call %s, want %s", dt, l, want)
+			break
+		}
+	}
+}
+
+// TestOpsRoundBF16 checks the kernel that rounds activations for the bf16
+// GEMMs against tensor.F32ToBF16, bit for bit: ties to even, overflow to
+// infinity, subnormals, signed zeros and NaNs whose payload would round
+// away.
+func TestOpsRoundBF16(t *testing.T) {
+	dev := openDevice(t)
+	b := dev.(*cudaBackend)
+	bits := []uint32{0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xff800001, 0x7fbfffff,
+		0x7f7fffff, 0xff7fffff, 0x7f7f7fff, 0x3f808000, 0x3f818000, 0x3f808001, 0x3f807fff, 0xbf808000,
+		0x00000001, 0x00008000, 0x00018000, 0x807fffff, 0x00800000, 0x3f800000}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 5000 {
+		bits = append(bits, r.Uint32())
+	}
+	v := make([]float32, len(bits))
+	for i, u := range bits {
+		v[i] = math.Float32frombits(u)
+	}
+	x := dev.FromHost(v)
+	got := make([]uint16, len(v))
+	func() {
+		b.enter()
+		defer b.exit()
+		ptr := b.actOperand(x, len(v), precBF16, 0)
+		if err := cu.MemcpyDtoH(unsafe.Pointer(&got[0]), ptr, 2*int64(len(got))); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	bad := 0
+	for i, u := range bits {
+		if want := tensor.F32ToBF16(v[i]); got[i] != want {
+			if bad++; bad <= 5 {
+				t.Errorf("bf16 of %#08x: device %#04x, tensor.F32ToBF16 %#04x", u, got[i], want)
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("%d of %d values rounded differently", bad, len(bits))
+	}
+}
+
+// TestOpsGEMMModeInvalid: an ESA_GPU_GEMM that is no mode stops New with
+// the valid values.
+func TestOpsGEMMModeInvalid(t *testing.T) {
+	t.Setenv(gemmModeEnv, "fp16")
+	d, err := New(0)
+	if err == nil {
+		d.Close()
+		t.Fatal("New accepted ESA_GPU_GEMM=fp16")
+	}
+	for _, s := range []string{"ESA_GPU_GEMM", "fp32", "tf32", "bf16"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not name %s", err, s)
+		}
 	}
 }
 

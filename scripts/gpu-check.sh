@@ -16,16 +16,20 @@
 #       own time limit so one slow stage cannot eat the call:
 #         1. esa-gpu doctor;
 #         2. gpu.test: every op against the CPU backend (cuBLAS and the
-#            built-in GEMM), stories260K logits ≤ 1e-3 relative, greedy text,
-#            loss and gradients, top-k sets from GPU vs CPU gradients, device
-#            top-k == rank.Select, bit flip/restore with checksums;
+#            built-in GEMM; GEMMs in each ESA_GPU_GEMM mode), stories260K
+#            logits ≤ 1e-3 relative, greedy text, loss and gradients (and in
+#            bf16 mode on bf16 weights), top-k sets from GPU vs CPU
+#            gradients, device top-k == rank.Select, bit flip/restore with
+#            checksums;
 #        2b. esa.test: whole ESA runs (--device cuda, esa.UseDevice) against
 #            the CPU;
 #         3. scripts/gpu_check_hf.py: random-init Llama-3.1-8B-config model in
 #            bf16 (ESA_HF_LAYERS layers, default 32), PyTorch timings, float32
 #            reference on the same weights;
 #         4. gpu.test: our forward+backward against that reference, and our
-#            timings (fwd+bwd tokens/s, global top-k on the device);
+#            timings: fwd+bwd tokens/s in each GEMM mode of ESA_TIMING_GEMM
+#            (default bf16,tf32,fp32, one table row each), global top-k on
+#            the device;
 #         5. one table (stdout and $OUT/table.txt).
 #       Details go to $OUT (the device tool's output folder; ./gpucheck-out
 #       elsewhere): gpu-check.log, results.jsonl, torch.json, table.txt,
@@ -103,9 +107,9 @@ run() {
   [ "$rc" = 0 ] || note "transformers reference and timings" false "exit $rc"
 
   if [ -f "$hf/reference.safetensors" ]; then
-    stage "4. ours against transformers, and timings"
+    stage "4. ours against transformers, and timings (GEMM modes ${ESA_TIMING_GEMM:-bf16,tf32,fp32})"
     (cd gpu && ESA_HF_CHECK_DIR="$hf" ESA_TIMING_DIR="$hf/model" ESA_TIMING_TOKENS="${ESA_TIMING_TOKENS:-512}" \
-      ESA_TIMING_K="${ESA_TIMING_K:-1000}" ESA_CHECK_OUT="$OUT" \
+      ESA_TIMING_K="${ESA_TIMING_K:-1000}" ESA_TIMING_GEMM="${ESA_TIMING_GEMM:-bf16,tf32,fp32}" ESA_CHECK_OUT="$OUT" \
       timeout 220 "$root/$B/gpu.test" -test.v -test.timeout 210s -test.run 'TestHFReference|TestTimings')
     rc=$?
     [ "$rc" = 0 ] || note "go tests: HF reference, timings" false "exit $rc (see gpu-check.log)"

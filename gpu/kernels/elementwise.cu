@@ -1,4 +1,4 @@
-// Elementwise kernels: residual add, dtype conversion, SwiGLU, embedding.
+// Elementwise kernels: residual add, dtype conversions, SwiGLU, embedding.
 #include "esa.cuh"
 
 // d[i] += s[i].
@@ -9,6 +9,17 @@ KERNEL esa_add(float *d, const float *s, i64 n) {
 // dst[i] = element i of src (stored dtype dt) as float32.
 KERNEL esa_to_f32(float *dst, const void *src, i64 dt, i64 n) {
   GRID_LOOP(i, n) dst[i] = load_f32(src, dt, i);
+}
+
+// dst[i] = src[i] rounded to bfloat16, to nearest with ties to even, a NaN
+// kept a (quiet) NaN — tensor.F32ToBF16 bit for bit: the float32 activation
+// operands of a bf16 GEMM (ESA_GPU_GEMM=bf16), which cuBLAS takes only with
+// both operands in one type.
+KERNEL esa_to_bf16(u16 *dst, const float *src, i64 n) {
+  GRID_LOOP(i, n) {
+    u32 u = f2u(src[i]);
+    dst[i] = (u & 0x7fffffffu) > 0x7f800000u ? (u16)(u >> 16 | 0x40u) : (u16)((u + 0x7fffu + (u >> 16 & 1u)) >> 16);
+  }
 }
 
 // out = silu(g)·u with silu(g) = g / (1 + e^-g), as the CPU backend.
