@@ -22,7 +22,7 @@
 #            gradients, device top-k == rank.Select, bit flip/restore with
 #            checksums;
 #        2b. esa.test: whole ESA runs (--device cuda, esa.UseDevice) against
-#            the CPU;
+#            the CPU; model.test: gradients accumulated on the device;
 #         3. scripts/gpu_check_hf.py: random-init Llama-3.1-8B-config model in
 #            bf16 (ESA_HF_LAYERS layers, default 32), PyTorch timings, float32
 #            reference on the same weights;
@@ -49,6 +49,7 @@ build() {
   go build -tags cuda -ldflags "-s -w" -o "$B/esa-gpu" ./cmd/esa
   go test -c -tags cuda -ldflags "-s -w" -o "$B/gpu.test" ./gpu
   go test -c -tags cuda -ldflags "-s -w" -o "$B/esa.test" ./stdlib/esa
+  go test -c -tags cuda -ldflags "-s -w" -o "$B/model.test" ./stdlib/model
   models=${ESA_TEST_MODELS:-../shared/models}
   for m in stories260K stories260K-hf; do
     rm -rf "$B/models/$m"
@@ -97,6 +98,10 @@ run() {
     timeout 90 "$root/$B/esa.test" -test.v -test.timeout 80s -test.run 'CUDA|InSync')
   rc=$?
   [ "$rc" = 0 ] && note "go tests: ESA runs on the GPU vs CPU" true "" || note "go tests: ESA runs on the GPU vs CPU" false "exit $rc (see gpu-check.log)"
+
+  (cd stdlib/model && timeout 60 "$root/$B/model.test" -test.v -test.timeout 50s -test.run 'CUDA')
+  rc=$?
+  [ "$rc" = 0 ] && note "go tests: resident gradients on the GPU" true "" || note "go tests: resident gradients on the GPU" false "exit $rc (see gpu-check.log)"
 
   stage "3. transformers: random Llama-3.1-8B config (${ESA_HF_LAYERS:-32} layers), PyTorch timings, float32 reference"
   local hf=/tmp/esa-hf

@@ -20,6 +20,7 @@ echo "-- building the emulator, gpu.test and esa-gpu (-tags cuda)"
 CUDA_INCLUDE="$prefix/include" bash gpu/emu/build.sh "$dir/lib"
 go test -c -tags cuda -o "$dir/gpu.test" ./gpu
 go test -c -tags cuda -o "$dir/esa.test" ./stdlib/esa
+go test -c -tags cuda -o "$dir/model.test" ./stdlib/model
 go build -tags cuda -o "$dir/esa-gpu" ./cmd/esa
 go build -o "$dir/esa-cpu" ./cmd/esa
 # The emulated driver and cuBLAS instead of libcuda.so.1 and libcublas.so.12.
@@ -39,6 +40,9 @@ echo "-- package gpu on the emulated device: $tests"
 echo "-- again with blocks and threads in reverse order (ESA_EMU_ORDER=reverse), built-in GEMM (ESA_CUBLAS=none)"
 (cd gpu && ESA_EMU_ORDER=reverse ESA_CUBLAS=none "$dir/gpu.test" -test.count=1 -test.timeout 20m \
   -test.run 'TestOps|TestStoriesMatchesCPU|TestStoriesPerturbOnDevice')
+
+echo "-- gradients accumulated on the emulated device (stdlib/model resident mode)"
+(cd stdlib/model && "$dir/model.test" -test.count=1 -test.timeout 10m -test.run 'CUDA' -test.v | grep -E '^(---|ok|PASS|FAIL)')
 
 echo "-- ESA runs on the emulated device (stdlib/esa: runs and notebook API against the CPU)"
 (cd stdlib/esa && "$dir/esa.test" -test.count=1 -test.timeout 20m -test.run 'CUDA|InSync' -test.v | grep -E '^(---|ok|PASS|FAIL)')

@@ -47,11 +47,14 @@
 //     few experts per token) runs on the host from downloaded router logits.
 //
 // Gradients of weights accumulate (+=) so that sequences can be processed one
-// at a time with bounded activation memory. The model hands a backend the
-// caller's host gradient slices through FromHost at the start of a backward
-// and reads them back with Download at its end (free on the CPU, where they
-// alias); a GPU backend should keep device copies keyed by the host slice so
-// that accumulating over many sequences does not copy per sequence.
+// at a time with bounded activation memory. By default the model hands a
+// backend the caller's host gradient slices through FromHost at the start of
+// a backward and reads them back with Download at its end (free on the CPU,
+// where they alias; a full copy each way per sequence on a device). Callers
+// that accumulate over many sequences make their gradients resident
+// (model.Grads.Resident): the model then keeps the buffers FromHost returned
+// across passes and downloads them only when asked (Grads.Sync), so a
+// backend needs no cache of its own for them.
 //
 // Memory: a kept forward stores per layer what Attention saves for the
 // backward next to the [T, width] activations: on the CPU backends the

@@ -254,8 +254,12 @@ func (m *Model) DownProjs(l int) []int {
 }
 
 // Grads holds float32 gradients aligned with Model.Params; passes add into it.
+// By default every pass copies G to the backend and back; Resident keeps
+// them on the backend across passes instead (resident.go).
 type Grads struct {
 	G [][]float32
+
+	dev *deviceGrads // non-nil in resident mode
 }
 
 // NewGrads allocates zeroed gradients for every parameter.
@@ -267,11 +271,13 @@ func (m *Model) NewGrads() *Grads {
 	return g
 }
 
-// Zero clears every gradient.
+// Zero clears every gradient (in resident mode the device copies too, which
+// then stay current: the next pass uploads nothing).
 func (g *Grads) Zero() {
 	for _, v := range g.G {
 		clear(v)
 	}
+	g.zeroDevice()
 }
 
 // Grads64 holds float64 gradients aligned with Model.Params (reference path).

@@ -124,7 +124,9 @@ func (r *run) checkBackward(nDlogits int) error {
 // Backward adds to g the gradient of Σ dlogits⊙logits with respect to every
 // parameter, i.e. back-propagates an arbitrary gradient of the logits (the
 // loss gradient from CrossEntropy, a sampled-label gradient, ...). Call it
-// once per pass; gradients accumulate across passes until g.Zero().
+// once per pass; gradients accumulate across passes until g.Zero(). In
+// resident mode (Grads.Resident) they accumulate on the backend: call
+// g.Sync() before reading g.G.
 func (p *Pass) Backward(dlogits []float32, g *Grads) error {
 	if err := p.r.checkBackward(len(dlogits)); err != nil {
 		return err
@@ -134,14 +136,9 @@ func (p *Pass) Backward(dlogits []float32, g *Grads) error {
 		return err
 	}
 	be := p.r.e.be
-	gb := make([]backend.Buffer, len(g.G))
-	for i, v := range g.G {
-		gb[i] = be.FromHost(v)
-	}
+	gb, done := g.buffers(be)
 	m.fam.backward(m, be, p.r.ws, p.r.rope, p.r.ids, be.FromHost(dlogits), gb)
-	for i, v := range g.G {
-		be.Download(v, gb[i])
-	}
+	done()
 	return nil
 }
 
@@ -181,7 +178,8 @@ func nextTokenTargets(ids []int) []int {
 
 // LossAndGrad runs forward and backward on one sequence with next-token
 // targets and adds the gradient of the summed NLL into g. It returns the
-// summed NLL and the number of predicted tokens (T-1).
+// summed NLL and the number of predicted tokens (T-1). In resident mode
+// (Grads.Resident) the gradients stay on the backend until g.Sync().
 func (m *Model) LossAndGrad(ids []int, g *Grads) (sumNLL float64, n int, err error) {
 	if g == nil {
 		return 0, 0, errors.New("model: LossAndGrad needs gradients (use NewGrads)")
@@ -198,14 +196,9 @@ func (m *Model) LossAndGrad(ids []int, g *Grads) (sumNLL float64, n int, err err
 	be := e.be
 	// The loss gradient overwrites the logits: one vocabulary-sized buffer.
 	sumNLL = be.CrossEntropy(r.ws.lgt, r.ws.lgt, nextTokenTargets(r.ids), len(ids), m.Config.Vocab)
-	gb := make([]backend.Buffer, len(g.G))
-	for i, v := range g.G {
-		gb[i] = be.FromHost(v)
-	}
+	gb, done := g.buffers(be)
 	m.fam.backward(m, be, r.ws, r.rope, r.ids, r.ws.lgt, gb)
-	for i, v := range g.G {
-		be.Download(v, gb[i])
-	}
+	done()
 	return sumNLL, len(ids) - 1, nil
 }
 
