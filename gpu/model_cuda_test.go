@@ -144,21 +144,7 @@ func TestStoriesMatchesCPU(t *testing.T) {
 				t.Errorf("greedy decode on the GPU:\n got  %q\n want %q", text, knownGreedy)
 			}
 
-			gc, gg := cpu.NewGrads(), gpu.NewGrads()
-			lc, _, err := cpu.LossAndGrad(seq, gc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lg, _, err := gpu.LossAndGrad(seq, gg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			worst, at := 0.0, ""
-			for i := range gc.G {
-				if d := relDiff(gg.G[i], gc.G[i]); d > worst {
-					worst, at = d, cpu.Params[i].Name
-				}
-			}
+			lc, lg, worst, at := lossAndGrads(t, cpu, gpu, seq)
 			ok := math.Abs(lg-lc) <= 1e-5*math.Abs(lc) && worst <= 1e-3
 			record(t, "stories loss+grads vs CPU ("+rel+")", ok, map[string]any{"loss": lg, "cpu_loss": lc, "worst_grad_rel_diff": worst, "worst_tensor": at})
 			if !ok {
@@ -239,21 +225,7 @@ func TestStoriesBF16GEMM(t *testing.T) {
 		t.Errorf("greedy decode with bf16 GEMMs:\n got  %q\n CPU  %q", textG, textC)
 	}
 
-	gc, gg := cpu.NewGrads(), gpu.NewGrads()
-	lc, _, err := cpu.LossAndGrad(seq, gc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lg, _, err := gpu.LossAndGrad(seq, gg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	worst, at := 0.0, ""
-	for i := range gc.G {
-		if d := relDiff(gg.G[i], gc.G[i]); d > worst {
-			worst, at = d, cpu.Params[i].Name
-		}
-	}
+	lc, lg, worst, at := lossAndGrads(t, cpu, gpu, seq)
 	dl := math.Abs(lg-lc) / math.Abs(lc)
 	t.Logf("loss %.7g (CPU %.7g, %.3g relative); worst gradient %s %.3g relative", lg, lc, dl, at, worst)
 	ok := dl <= bf16LossTol && worst <= bf16GradTol
@@ -263,6 +235,27 @@ func TestStoriesBF16GEMM(t *testing.T) {
 		t.Errorf("bf16 GEMMs: loss %.9g (CPU %.9g, %.3g relative > %g?); worst gradient %s differs by %.3g relative (> %g?)",
 			lg, lc, dl, bf16LossTol, at, worst, bf16GradTol)
 	}
+}
+
+// lossAndGrads runs LossAndGrad on seq on both models and returns both
+// losses, and the gradient tensor that differs most (relDiff) and by how much.
+func lossAndGrads(t *testing.T, cpu, gpu *model.Model, seq []int) (lc, lg, worst float64, at string) {
+	t.Helper()
+	gc, gg := cpu.NewGrads(), gpu.NewGrads()
+	lc, _, err := cpu.LossAndGrad(seq, gc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, _, err = gpu.LossAndGrad(seq, gg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range gc.G {
+		if d := relDiff(gg.G[i], gc.G[i]); d > worst {
+			worst, at = d, cpu.Params[i].Name
+		}
+	}
+	return lc, lg, worst, at
 }
 
 // meanGrad is the gradient of the mean token loss over seqs (as package

@@ -20,13 +20,7 @@
 #include <time.h>
 
 #include "emu.h"
-
-extern "C" {
-typedef void (*emu_thunk_fn)(void **params);
-typedef int (*emu_check_fn)(const char *kernel, void **params);
-void emu_register(const char *name, emu_thunk_fn call, emu_check_fn check, int nparams);
-int emu_check_ptr(const char *kernel, int i, const void *p);
-}
+#include "register.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -50,19 +44,18 @@ struct kernel {
   const char *name;
   emu_thunk_fn call;
   emu_check_fn check;
-  int nparams;
   long launches; // for ESA_EMU_PROFILE=1
   double seconds;
 };
 static kernel kernels[256];
 static int nkernels;
 
-void emu_register(const char *name, emu_thunk_fn call, emu_check_fn check, int nparams) {
+void emu_register(const char *name, emu_thunk_fn call, emu_check_fn check) {
   if (nkernels == (int)(sizeof kernels / sizeof kernels[0])) {
     logf_("too many kernels");
     abort();
   }
-  kernels[nkernels++] = kernel{name, call, check, nparams, 0, 0};
+  kernels[nkernels++] = kernel{name, call, check, 0, 0};
 }
 
 static double now() {

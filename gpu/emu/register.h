@@ -6,7 +6,7 @@
 extern "C" {
 typedef void (*emu_thunk_fn)(void **params);
 typedef int (*emu_check_fn)(const char *kernel, void **params);
-void emu_register(const char *name, emu_thunk_fn call, emu_check_fn check, int nparams);
+void emu_register(const char *name, emu_thunk_fn call, emu_check_fn check);
 // emu_check_ptr says (on stderr, returning 1) when parameter i of a kernel
 // points outside every live device allocation.
 int emu_check_ptr(const char *kernel, int i, const void *p);
@@ -48,5 +48,5 @@ template <auto F> static int emu_checker(const char *kernel, void **p) {
 
 #define EMU_REGISTER(fn)                                                                           \
   static struct emu_reg_##fn {                                                                     \
-    emu_reg_##fn() { emu_register(#fn, &emu_thunk<fn>, &emu_checker<fn>, emu_arity(fn)); }          \
+    emu_reg_##fn() { emu_register(#fn, &emu_thunk<fn>, &emu_checker<fn>); }                         \
   } emu_reg_##fn##_instance;

@@ -218,14 +218,7 @@ func TestInPlaceEditIsSeen(t *testing.T) {
 	cfg := storiesConfig()
 	m := randomModel(t, cfg, tensor.F32, 6)
 	ids := randomIDs(20, cfg.Vocab, 7)
-	logits := func() []float32 {
-		p, err := m.Forward(ids, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Release()
-		return append([]float32(nil), p.Logits...)
-	}
+	logits := func() []float32 { return forwardLogits(t, m, ids) }
 	before := logits()
 	w := m.Param("model.layers.1.mlp.down_proj.weight")
 	old := w.Bits(100)

@@ -80,14 +80,7 @@ func TestChangedPatchesFusedViews(t *testing.T) {
 	dev := newCopyBackend()
 	m.SetBackend(dev)
 	ids := randomIDs(25, m.Config.Vocab, 41)
-	logits := func() []float32 {
-		p, err := m.Forward(ids, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Release()
-		return slices.Clone(p.Logits)
-	}
+	logits := func() []float32 { return forwardLogits(t, m, ids) }
 	onCPU := func() []float32 {
 		m.SetBackend(backend.CPU())
 		defer m.SetBackend(dev)

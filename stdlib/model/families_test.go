@@ -387,14 +387,7 @@ func TestFusedInvalidate(t *testing.T) {
 	rec := &recorder{Backend: backend.CPU()}
 	m.SetBackend(rec)
 	ids := randomIDs(25, m.Config.Vocab, 41)
-	logits := func() []float32 {
-		p, err := m.Forward(ids, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Release()
-		return slices.Clone(p.Logits)
-	}
+	logits := func() []float32 { return forwardLogits(t, m, ids) }
 	before := logits()
 	for _, name := range []string{"model.layers.1.self_attn.qkv_proj.weight", "model.layers.0.mlp.gate_up_proj.weight"} {
 		i := m.ParamIndex(name)
